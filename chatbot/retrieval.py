@@ -1,0 +1,71 @@
+"""Stage 3c: hybrid retrieval. Dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank fusion,
+preferring guidance in the patient's language, with a relevance threshold that decides `no_answer`."""
+
+from __future__ import annotations
+
+import re
+
+from chatbot.embedding import Embedder
+from chatbot.index import KnowledgeIndex, LanguageIndex, search_dense, search_lexical
+from chatbot.text import tokens
+from chatbot.types import Passage, Query, Retrieval
+
+RRF_K = 60
+CANDIDATES = 20
+FOLLOW_UP_WORDS = 8
+_FOLLOW_UP = re.compile(
+    r"^(and|but|also|what about|how about|is it|are they|does it|do they|can it|y |pero |también|"
+    r"qué pasa con|y si|那|那么|还有|如果)\b|\b(it|this|that|they|them|those|these|ello|eso|esto)\b",
+    re.IGNORECASE,
+)
+
+
+def search_text(query: Query, text: str) -> str:
+    """The text to search with: a short or referring follow-up is joined to the previous user question."""
+    previous = [t.content for t in query.history if t.role == "user"]
+    if previous and (len(text.split()) <= FOLLOW_UP_WORDS or _FOLLOW_UP.search(text)):
+        return f"{previous[-1]} {text}"
+    return text
+
+
+class Retriever:
+    def __init__(self, index: KnowledgeIndex, embedder: Embedder, top_k: int = 3, min_relevance: float = 0.45,
+                 fallback_language: str = "en"):
+        if top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        self.index, self.embedder = index, embedder
+        self.top_k, self.min_relevance, self.fallback_language = top_k, min_relevance, fallback_language
+
+    def retrieve(self, text: str, lang: str) -> Retrieval:
+        vector = self.embedder.embed([text])[0]
+        query_tokens = tokens(text)
+        tried = [lang] + ([self.fallback_language] if lang != self.fallback_language else [])
+        best: tuple[Passage, ...] = ()
+        for candidate_lang in tried:
+            li = self.index.languages.get(candidate_lang)
+            if li is None:
+                continue
+            passages = self._rank(li, vector, query_tokens)
+            if passages and max(p.score for p in passages) >= self.min_relevance:
+                flags = ("english_source",) if candidate_lang != lang else ()
+                return Retrieval(passages, text, True, candidate_lang, flags)
+            best = best or passages
+        return Retrieval(best, text, False, lang)
+
+    def _rank(self, li: LanguageIndex, vector, query_tokens: list[str]) -> tuple[Passage, ...]:
+        dense = search_dense(li, vector, CANDIDATES)
+        lexical = search_lexical(li, query_tokens, CANDIDATES)
+        cosine = dict(dense)
+        fused: dict[int, float] = {}
+        for ranking in (dense, lexical):
+            for rank, (i, _) in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        missing = [i for i in fused if i not in cosine]
+        if missing:  # lexical-only hits still need a dense score for the threshold
+            vectors = li.dense.reconstruct_batch(missing)
+            cosine.update({i: float(v @ vector) for i, v in zip(missing, vectors)})
+        order = sorted(fused, key=lambda i: (fused[i], cosine[i]), reverse=True)
+        # the relevance of the answer rests on its best passage; weaker ones are context only
+        floor = max(cosine.values(), default=0.0) - 0.15
+        chosen = [i for i in order if cosine[i] >= floor][: self.top_k]
+        return tuple(Passage(li.chunks[i], cosine[i], fused[i]) for i in chosen)

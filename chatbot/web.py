@@ -1,0 +1,140 @@
+"""The web app: FastAPI with the REST API, health and metrics, and the Gradio chat page mounted at `/`.
+This is the error boundary of the web: patients and integrators get a clear message, never a stack trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Iterator
+
+import gradio as gr
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from chatbot.config import Settings
+from chatbot.errors import BadInputError, ChatbotError
+from chatbot.pipeline import Pipeline, safe_error_reply
+from chatbot.records import query_from_json, reply_record
+from chatbot.types import Delta, Done, Query, Reply
+from chatbot.ui import build_ui
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.replies = Counter("chatbot_replies", "Replies by route", ["route", "channel"], registry=self.registry)
+        self.total = Histogram("chatbot_reply_seconds", "Time to the complete reply", registry=self.registry,
+                               buckets=(0.05, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60))
+        self.first = Histogram("chatbot_first_sentence_seconds", "Time to the first shown sentence",
+                               registry=self.registry, buckets=(0.05, 0.25, 0.5, 1, 1.5, 2, 3, 6, 12, 30))
+        self.errors = Counter("chatbot_errors", "Unexpected errors at the boundary", registry=self.registry)
+
+    def observe(self, reply: Reply, channel: str) -> None:
+        self.replies.labels(reply.route, channel).inc()
+        self.total.observe(reply.timings_ms.get("total", 0) / 1000)
+        self.first.observe(reply.timings_ms.get("first_sentence", 0) / 1000)
+
+
+class ChatService:
+    """The pipeline behind the error boundary, shared by the page and the API."""
+
+    def __init__(self, pipeline: Pipeline, metrics: Metrics):
+        self.pipeline, self.metrics = pipeline, metrics
+        self.ready = threading.Event()
+        self.startup_error: str | None = None
+
+    def warm_up(self) -> None:
+        try:
+            self.pipeline.warm_up()
+        except ChatbotError as error:
+            self.startup_error = str(error)
+            log.error("startup: %s", error)
+        finally:
+            self.ready.set()
+
+    def stream(self, query: Query, channel: str) -> Iterator[Delta | Done]:
+        try:
+            for event in self.pipeline.stream(query):
+                if isinstance(event, Done):
+                    self.metrics.observe(event.reply, channel)
+                yield event
+        except Exception as error:  # unexpected: a safe reply, the class name in the log, never the text
+            self.metrics.errors.inc()
+            log.error("unexpected %s while answering", error.__class__.__name__)
+            if os.environ.get("CHATBOT_RAISE_ERRORS"):
+                raise
+            reply = safe_error_reply(query, self.pipeline.settings, error)
+            yield Delta(reply.text)
+            yield Done(reply)
+
+
+def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None, warm: bool = True) -> FastAPI:
+    settings = settings or Settings.load()
+    pipeline = pipeline or Pipeline(settings)
+    metrics = Metrics()
+    service = ChatService(pipeline, metrics)
+    app = FastAPI(title="Patient-education chatbot", version="1", docs_url="/api/docs", redoc_url=None)
+    app.state.service = service
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        if not service.ready.is_set():
+            return JSONResponse({"status": "starting"}, status_code=503)
+        info = pipeline.index_info
+        status = "degraded" if service.startup_error or pipeline.generator_failures else "ok"
+        body = {"status": status, "generator": getattr(pipeline.generator, "name", "?"),
+                "generator_failures": pipeline.generator_failures, "error": service.startup_error,
+                "index": info.__dict__ if info else None}
+        return JSONResponse(body)
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/api/v1/chat")
+    async def chat(request: Request):
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"error": f"The request is larger than {MAX_BODY_BYTES} bytes."}, status_code=413)
+        try:
+            query = query_from_json(json.loads(body or b"null"), settings.max_question_chars * 10)
+        except (ValueError, UnicodeDecodeError):
+            return JSONResponse({"error": "The body must be JSON: {\"question\": \"...\"}."}, status_code=400)
+        except BadInputError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        if "text/event-stream" in request.headers.get("accept", ""):
+            return StreamingResponse(_sse(service.stream(query, "api")), media_type="text/event-stream")
+        reply = next(e.reply for e in service.stream(query, "api") if isinstance(e, Done))
+        return JSONResponse(reply_record(reply))
+
+    demo = build_ui(service, settings)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    app = gr.mount_gradio_app(app, demo, path="/", show_error=False, footer_links=[],
+                              theme=THEME, css=_CSS)
+    if warm:
+        threading.Thread(target=service.warm_up, name="warm-up", daemon=True).start()
+    else:
+        service.ready.set()
+    return app
+
+
+def _sse(events: Iterator[Delta | Done]) -> Iterator[str]:
+    for event in events:
+        if isinstance(event, Delta):
+            yield f"data: {json.dumps({'text': event.text}, ensure_ascii=False)}\n\n"
+        else:
+            yield f"event: done\ndata: {json.dumps(reply_record(event.reply), ensure_ascii=False)}\n\n"
+
+
+# system fonts only: the page loads nothing from other origins
+THEME = gr.themes.Soft(font=["system-ui", "Segoe UI", "Roboto", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+_CSS = """
+.notice {border-left: 4px solid #b45309; padding: 0.5em 0.9em; background: #fffbeb; color: #1f2937;}
+.sources a {text-decoration: underline;}
+"""
