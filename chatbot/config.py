@@ -62,7 +62,6 @@ class Settings:
     port: int = 7860
     concurrency: int = 4  # answers generated at once by the web page (Gradio's default would be 1)
     queue_size: int = 32
-    log_message_text: bool = False
 
     @property
     def resolved_index_dir(self) -> Path:

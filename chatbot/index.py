@@ -23,6 +23,7 @@ from chatbot.text import tokens
 from chatbot.types import Chunk, Document, Source
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 FORMAT = 2
 MANIFEST = "manifest.json"
 

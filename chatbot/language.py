@@ -19,6 +19,7 @@ _SCRIPT_LANGUAGE = {"HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "DEVANAG
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_WORDS_FOR_LATIN = 3
 MIN_PROBABILITY = 0.70
+CONFIDENT = 0.99
 
 
 def script_of(ch: str) -> str | None:
@@ -44,7 +45,7 @@ def dominant_script(text: str) -> str | None:
     return counts.most_common(1)[0][0]
 
 
-def detect_language(text: str, fallback: str = "en") -> str:
+def detect_language(text: str, fallback: str = "en", known: frozenset[str] = frozenset({"en", "es"})) -> str:
     """ISO 639-1 code of `text`; `fallback` when the text is too short or too unclear to tell."""
     script = dominant_script(text)
     if script is None:
@@ -62,4 +63,7 @@ def detect_language(text: str, fallback: str = "en") -> str:
     code = best.lang.split("-")[0]
     if best.prob < MIN_PROBABILITY:
         return fallback
+    if script == "LATIN" and code not in known and best.prob < CONFIDENT:
+        # langdetect confuses short English with Latin-script languages we hold nothing in ("so", "tl", "af")
+        return next((g.lang for g in guesses if g.lang in known and g.prob >= 0.2), fallback)
     return code

@@ -13,8 +13,8 @@ from chatbot import messages
 from chatbot.citations import cite
 from chatbot.config import Settings
 from chatbot.embedding import Embedder, SentenceTransformerEmbedder
-from chatbot.errors import ChatbotError, GenerationError
-from chatbot.fallback import extract_answer
+from chatbot.errors import ChatbotError, GenerationError, ModelMissingError
+from chatbot.fallback import extract_answer, starts_with_reference
 from chatbot.generation import Generator, make_generator
 from chatbot.index import IndexInfo, KnowledgeIndex, ensure_index
 from chatbot.knowledge import LoadReport, load_knowledge
@@ -29,6 +29,7 @@ from chatbot.verification import SentenceCache, Verifier, build_evidence, stream
 log = logging.getLogger(__name__)
 SCREEN_LIMIT = 20_000  # screening reads this much of any message, however long; rules are linear-time
 EARLY_ROUTES = frozenset({"emergency", "crisis", "refuse"})
+MIN_KEPT_SENTENCES = 2  # one verified sentence alone rarely answers a question: curated text completes it
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Pipeline:
         """Load the index, the embedder and the generator now instead of on the first question."""
         self.retriever
         self.embedder.embed(["warm up"])
+        detect_language("warm up the language profiles")
         warm = getattr(self.generator, "warm_up", None)
         if warm:
             warm()
@@ -165,7 +167,7 @@ class Pipeline:
         else:
             draft.flags.append("curated_text")
         kept = [c for c in draft.checks if c.kept]
-        if not kept or len(kept) < self.settings.min_kept_ratio * len(draft.checks):
+        if len(kept) < MIN_KEPT_SENTENCES or len(kept) < self.settings.min_kept_ratio * len(draft.checks):
             if writes:
                 draft.flags.append("fallback")
                 yield draft.add(self._say("fallback_intro", lang), paragraph=True)
@@ -197,7 +199,7 @@ class Pipeline:
                     draft.flags.append("generation_timeout")
                     break
             self.generator_failures = 0
-        except GenerationError as error:
+        except (GenerationError, ModelMissingError) as error:
             self.generator_failures += 1
             draft.flags.append("generation_failed")
             log.warning("generation failed (%s); answering from curated text", error)
@@ -210,6 +212,8 @@ class Pipeline:
     def _check(self, sentence: str, complete: bool, evidence, draft: _Draft) -> SentenceCheck:
         if not complete:
             return SentenceCheck(sentence, False, "incomplete")
+        if not any(c.kept for c in draft.checks) and starts_with_reference(sentence):
+            return SentenceCheck(sentence, False, "dangling_reference")
         check = self._verifier.verify(sentence, evidence)
         if any(c.text == check.text for c in draft.checks):
             return SentenceCheck(check.text, False, "repeated", check.support, check.coverage, check.passage)

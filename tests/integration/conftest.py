@@ -1,0 +1,97 @@
+"""Fixtures for the integration tests: the real embedder, the real bundled model, the real knowledge folder
+(indexed fresh once per session), and the real web app served by uvicorn on a free port.
+
+Loading models and indexing are slow, so each of these is built once per session and shared. Tests that need a
+changed pipeline build their own Pipeline around the shared embedder instead of loading it again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from chatbot import messages  # noqa: E402
+from chatbot.config import Settings  # noqa: E402
+from chatbot.pipeline import Pipeline  # noqa: E402
+from chatbot.text import split_sentences  # noqa: E402
+from chatbot.types import Reply  # noqa: E402
+
+SERVER_READY_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Default settings, except that the real knowledge/ folder is indexed into a fresh folder for this session."""
+    settings = Settings().replace(index_dir=tmp_path_factory.mktemp("integration") / "index")
+    if not (settings.model_dir / "config.json").exists():
+        pytest.fail(f"The bundled model is not prepared at {settings.model_dir}: run `make prepare` first.")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(real_settings: Settings) -> Pipeline:
+    """The pipeline with the real embedder and the real local model, warmed up once."""
+    pipeline = Pipeline(real_settings)
+    pipeline.warm_up()
+    assert pipeline.index_info is not None and pipeline.index_info.status == "built", pipeline.index_info
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def live_server(real_settings: Settings, real_pipeline: Pipeline) -> Iterator[str]:
+    """The real web app (Gradio page + API) on a free port; yields its base URL."""
+    import uvicorn
+
+    from chatbot.web import create_app
+
+    port = free_port()
+    app = create_app(real_settings, real_pipeline)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_READY_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the web app did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def http(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=httpx.Timeout(120.0, connect=5.0)) as client:
+        yield client
+
+
+# ---------------------------------------------------------------------------------------------- reply checks
+def curated_sentences(reply: Reply) -> set[str]:
+    """Every sentence of the passages the reply was built from, split as the verifier splits them."""
+    return {s for p in reply.passages for s in split_sentences(f"{p.chunk.title}. {p.chunk.text}")}
+
+
+def shown_parts(reply: Reply, settings: Settings) -> tuple[str, str]:
+    """(the generated part, the curated fallback part) of a reply's text."""
+    intro = messages.message("fallback_intro", reply.language, settings)
+    generated, found, curated = reply.text.partition(intro)
+    return generated.strip(), curated.strip() if found else ""
