@@ -171,7 +171,7 @@ def _batch(source: Path, out: Path | None, handle: Callable[[dict], dict]) -> in
     if not source.is_file():
         raise BadInputError(f"{source} is not a file.")
     errors = 0
-    with _open_out(out) as sink, open(source, encoding="utf-8", errors="replace") as lines:
+    with _open_out(out) as sink, open(source, encoding="utf-8-sig", errors="replace") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

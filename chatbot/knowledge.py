@@ -88,6 +88,8 @@ def _text(meta: dict[str, Any], key: str, path: str) -> str:
 
 def _date(meta: dict[str, Any], key: str, path: str) -> datetime.date:
     value = meta.get(key)
+    if isinstance(value, datetime.datetime):  # YAML reads "2026-01-15 10:30" as a timestamp
+        return value.date()
     if isinstance(value, datetime.date):
         return value
     try:

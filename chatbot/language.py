@@ -7,7 +7,11 @@ import threading
 import unicodedata
 from collections import Counter
 
+from functools import lru_cache
+from pathlib import Path
+
 from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import PROFILES_DIRECTORY
 from langdetect.lang_detect_exception import LangDetectException
 
 DetectorFactory.seed = 0  # langdetect is random by default; a seed makes it deterministic
@@ -61,9 +65,28 @@ def detect_language(text: str, fallback: str = "en", known: frozenset[str] = fro
         return fallback
     best = guesses[0]
     code = best.lang.split("-")[0]
-    if best.prob < MIN_PROBABILITY:
-        return fallback
-    if script == "LATIN" and code not in known and best.prob < CONFIDENT:
-        # langdetect confuses short English with Latin-script languages we hold nothing in ("so", "tl", "af")
-        return next((g.lang for g in guesses if g.lang in known and g.prob >= 0.2), fallback)
-    return code
+    if script == "LATIN" and (code not in known or best.prob < MIN_PROBABILITY):
+        # langdetect reads short English or Spanish as languages we hold nothing in ("so", "tl", "pt", "ca"):
+        # ask again among the languages we can answer in
+        return _detect_among(text, known) or fallback
+    return code if best.prob >= MIN_PROBABILITY else fallback
+
+
+@lru_cache(maxsize=8)
+def _factory(languages: frozenset[str]) -> DetectorFactory:
+    factory = DetectorFactory()
+    factory.seed = 0
+    factory.load_json_profile([(Path(PROFILES_DIRECTORY) / lang).read_text(encoding="utf-8")
+                               for lang in sorted(languages) if (Path(PROFILES_DIRECTORY) / lang).exists()])
+    return factory
+
+
+def _detect_among(text: str, languages: frozenset[str]) -> str | None:
+    with _LOCK:
+        detector = _factory(languages).create()
+        detector.append(text)
+        try:
+            guesses = detector.get_probabilities()
+        except LangDetectException:
+            return None
+    return guesses[0].lang if guesses and guesses[0].prob >= MIN_PROBABILITY else None

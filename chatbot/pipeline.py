@@ -181,8 +181,9 @@ class Pipeline:
 
     def _generate_verified(self, prompt, evidence, timer: Timer, draft: _Draft) -> Iterator[Event]:
         deadline = time.monotonic() + 3 * self.settings.generation_timeout_s
-        pieces = self.generator.stream(prompt)
+        pieces = None
         try:
+            pieces = self.generator.stream(prompt)
             for sentence, complete in stream_sentences(itertools.chain([prompt.prefill], pieces)):
                 check = self._check(sentence, complete, evidence, draft)
                 draft.checks.append(check)
@@ -204,7 +205,7 @@ class Pipeline:
             draft.flags.append("generation_failed")
             log.warning("generation failed (%s); answering from curated text", error)
         finally:
-            close = getattr(pieces, "close", None)
+            close = getattr(pieces, "close", None) if pieces is not None else None
             if close:
                 close()
         timer.mark("generate")

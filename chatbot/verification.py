@@ -28,12 +28,26 @@ _DIAGNOSIS = re.compile(
     r"|\b(usted )?tiene (usted )?(un|una) (infección|infeccion|enfermedad|caso)\b|你(得了|患有|有).{0,6}(病|症|炎)",
     re.IGNORECASE,
 )
+_CONDITIONAL = re.compile(r"\b(if|when|whether|unless|until|once|while|because|people who|anyone who|si|cuando)\s*$",
+                          re.IGNORECASE)
+
+
+def _diagnoses(text: str) -> bool:
+    """Diagnosis wording that is not part of a condition ("if you have a fever, ..." only explains)."""
+    for match in _DIAGNOSIS.finditer(text):
+        before = text[: match.start()].split(",")[-1]
+        if not _CONDITIONAL.search(" ".join(before.split()[-3:])) and not re.search(
+                r"\b(if|when|unless|si|cuando)\b", before, re.IGNORECASE):
+            return True
+    return False
+
+
 _DOSING = re.compile(
     r"\b(you should|you can|take|give (him|her|them|your child)?)\b.{0,30}\b\d+(\.\d+)?\s?(mg|mcg|ml|milligrams?|"
     r"tablets?|pills?|capsules?|units?)\b",
     re.IGNORECASE,
 )
-_SENTENCE_BOUNDARY = re.compile(r"[.!?。！？](?=[\s\"')\]]|$)|\n")
+_SENTENCE_BOUNDARY = re.compile(r"[.!?。！？][\"')\]]*(?=\s|$)|[。！？][\"')\]]*|\n")
 _FINAL_PUNCTUATION = re.compile(r"[.!?。！？][\"')\]]*$")
 MIN_SENTENCE_CHARS = 12
 
@@ -61,16 +75,19 @@ class SentenceCache:
         self._lock = Lock()
 
     def embed(self, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros((0, 1), np.float32)
         with self._lock:
-            missing = [s for s in dict.fromkeys(sentences) if s not in self._vectors]
+            known = {s: self._vectors[s] for s in dict.fromkeys(sentences) if s in self._vectors}
+        missing = [s for s in dict.fromkeys(sentences) if s not in known]
         if missing:
-            fresh = self.embedder.embed(missing)
-            with self._lock:
-                self._vectors.update(zip(missing, fresh))
-                while len(self._vectors) > self.capacity:
-                    self._vectors.popitem(last=False)
-        with self._lock:
-            return np.stack([self._vectors[s] for s in sentences]) if sentences else np.zeros((0, 1), np.float32)
+            known.update(zip(missing, self.embedder.embed(missing)))
+        with self._lock:  # store for later replies; this call's result never depends on what survives eviction
+            for s in missing:
+                self._vectors[s] = known[s]
+            while len(self._vectors) > self.capacity:
+                self._vectors.popitem(last=False)
+        return np.stack([known[s] for s in sentences])
 
 
 def build_evidence(passages: Sequence[Passage], cache: SentenceCache) -> Evidence:
@@ -119,7 +136,7 @@ class Verifier:
     def _rule_failure(text: str, evidence: Evidence) -> str | None:
         if len(text) < MIN_SENTENCE_CHARS or not any(ch.isalpha() for ch in text):
             return "too_short"
-        if _DIAGNOSIS.search(text):
+        if _diagnoses(text):
             return "diagnosis"
         if any(url.rstrip(".,;)") not in evidence.urls for url in _URL.findall(text)):
             return "foreign_link"

@@ -8,8 +8,10 @@ import pytest
 
 from chatbot import messages
 from chatbot.config import Settings
+from chatbot.knowledge import chunk_documents, load_knowledge
 from chatbot.pipeline import Pipeline
-from chatbot.types import Prompt, Query, Reply
+from chatbot.types import Passage, Prompt, Query, Reply
+from chatbot.verification import SentenceCache, Verifier, build_evidence
 
 from .conftest import curated_sentences, shown_parts
 
@@ -106,3 +108,32 @@ def test_an_emergency_gets_911_without_the_model(real_pipeline: Pipeline, real_s
     # the spy does see an ordinary question, so the count above means something
     ordinary = pipeline.answer(Query("What helps a fever?"))
     assert spy.calls == 1 and ordinary.checks
+
+
+# (topic, a sentence of its curated text, verbatim): what the model writes when it copies the guidance faithfully
+CURATED = [
+    ("allergy-medicines", "Ask first if you have high blood pressure."),
+    ("alcohol", "If you have thoughts of hurting yourself, call or text 988."),
+    ("quitting-smoking", "Call 911 or your local emergency number if you have chest pain, trouble breathing, or "
+                         "signs of a stroke."),
+    ("allergy-medicines", "Antihistamines are medicines that ease allergy symptoms."),  # control: no "you have"
+]
+
+
+@pytest.fixture(scope="module")
+def english_chunks(real_settings: Settings):
+    return [c for c in chunk_documents(load_knowledge(real_settings.knowledge_dir).documents) if c.language == "en"]
+
+
+@pytest.mark.parametrize(("doc_id", "sentence"), [
+    pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason=(
+        "BUG: the verifier's diagnosis rule matches 'if you have' / 'when you have', so a conditional sentence "
+        "copied verbatim from the curated guidance (about 4% of the English sentences, including 'call 911 if you "
+        "have...' advice) is dropped as a diagnosis")))
+    if "you have" in case[1] else case for case in CURATED])
+def test_a_curated_sentence_copied_verbatim_is_shown(real_pipeline, real_settings, english_chunks, doc_id, sentence):
+    chunk = next(c for c in english_chunks if c.doc_id == doc_id and sentence in " ".join(c.text.split()))
+    evidence = build_evidence([Passage(chunk, 1.0)], SentenceCache(real_pipeline.embedder))
+    verifier = Verifier(real_pipeline.embedder, real_settings.support_threshold, real_settings.min_coverage)
+    check = verifier.verify(sentence, evidence)
+    assert check.kept, check

@@ -148,3 +148,14 @@ def test_content_hash_changes_with_the_text_and_only_then(tmp_path: Path) -> Non
     assert content_hash(parse_document(path)) != first
     path.write_text(GOOD.format(doc_id="fever").replace("fever.html", "fever2.html"), encoding="utf-8")
     assert content_hash(parse_document(path)) != first
+
+
+def test_a_timestamp_instead_of_a_date_is_never_raised(tmp_path: Path) -> None:
+    write(tmp_path, "en/asthma.md", GOOD.format(doc_id="asthma").replace("title: Fever", "title: Asthma"))
+    write(tmp_path, "en/fever.md", GOOD.format(doc_id="fever").replace("last_reviewed: 2026-01-15",
+                                                                       "last_reviewed: 2026-01-15 10:30:00"))
+    report = load_knowledge(tmp_path)
+    fever = [d for d in report.documents if d.doc_id == "fever"]
+    reported = [p for p in report.problems if p.field == "last_reviewed"]
+    assert reported or type(fever[0].last_reviewed) is datetime.date
+    assert [d.doc_id for d in report.documents if d.doc_id == "asthma"] == ["asthma"]

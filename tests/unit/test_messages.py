@@ -1,0 +1,95 @@
+"""The message catalogue: every fixed text exists in every language and carries the configured numbers."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+import yaml
+
+from chatbot.config import Settings
+from chatbot.messages import LOCALES, examples, has_language, languages, message
+
+
+def catalogue(lang: str) -> dict:
+    return yaml.safe_load((LOCALES / f"{lang}.yaml").read_text(encoding="utf-8"))
+
+
+ENGLISH_KEYS = sorted(catalogue("en"))
+SETTINGS = Settings(emergency_number="112", crisis_line="116 123", poison_line="0800 123 456", max_question_chars=500)
+
+
+def test_the_shipped_languages() -> None:
+    assert {"en", "es", "zh"} <= set(languages())
+    assert has_language("es") and not has_language("xx")
+
+
+@pytest.mark.parametrize("lang", ["es", "zh"])
+def test_every_english_key_is_translated(lang: str) -> None:
+    translated = catalogue(lang)
+    missing = [key for key in ENGLISH_KEYS if not translated.get(key)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+@pytest.mark.parametrize("key", [k for k in ENGLISH_KEYS if k != "examples"])
+def test_every_message_fills_without_leftover_placeholders(lang: str, key: str) -> None:
+    text = message(key, lang, SETTINGS)
+    assert text.strip()
+    assert "{" not in text and "}" not in text
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+@pytest.mark.parametrize("key", ["emergency", "emergency_poison", "crisis", "crisis_eating", "urgent", "refuse",
+                                 "no_answer", "error", "notice"])
+def test_safety_messages_carry_the_configured_emergency_number(lang: str, key: str) -> None:
+    assert "112" in message(key, lang, SETTINGS)
+    assert "911" not in message(key, lang, SETTINGS)
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+def test_crisis_and_poison_messages_carry_their_lines(lang: str) -> None:
+    assert "116 123" in message("crisis", lang, SETTINGS)
+    assert "116 123" in message("crisis_eating", lang, SETTINGS)
+    assert "0800 123 456" in message("emergency_poison", lang, SETTINGS)
+
+
+def test_default_numbers() -> None:
+    settings = Settings()
+    assert "911" in message("emergency", "en", settings)
+    assert "988" in message("crisis", "en", settings)
+    assert "1-800-222-1222" in message("emergency_poison", "en", settings)
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+def test_too_long_names_the_limit(lang: str) -> None:
+    assert "500" in message("too_long", lang, SETTINGS)
+
+
+def test_an_unknown_language_gets_english() -> None:
+    assert message("emergency", "xx", SETTINGS) == message("emergency", "en", SETTINGS)
+    assert examples("xx") == examples("en")
+
+
+def test_messages_are_in_their_language() -> None:
+    assert message("empty", "es", SETTINGS) == "Escriba su pregunta de salud."
+    assert message("empty", "zh", SETTINGS) == "请输入您的健康问题。"
+
+
+def test_extra_values_are_filled() -> None:
+    assert message("too_long", "en", SETTINGS, max_chars=42).count("42") == 1
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+def test_examples_are_a_list_of_questions(lang: str) -> None:
+    shown = examples(lang)
+    assert len(shown) >= 3 and all(isinstance(q, str) and q for q in shown)
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+def test_placeholders_are_only_known_settings(lang: str) -> None:
+    known = {"emergency_number", "crisis_line", "poison_line", "max_chars"}
+    for key, template in catalogue(lang).items():
+        if isinstance(template, str):
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+            assert names <= known, (lang, key)
