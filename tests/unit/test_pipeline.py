@@ -66,17 +66,13 @@ def test_an_emergency_gives_the_configured_number(make_pipeline, never_called) -
     assert "112" in reply.text
 
 
-def spanish_miss(text: str):
-    return pytest.param(text)
-
-
 @pytest.mark.parametrize("text", [
     "tengo un dolor muy fuerte en el pecho",
     "mi hijo no puede respirar y tiene los labios morados",
     "se tomó todas las pastillas",
-    spanish_miss("no puedo respirar"),
-    spanish_miss("mi hijo no puede respirar, qué hago"),
-    spanish_miss("mi bebé de 2 semanas tiene fiebre"),
+    "no puedo respirar",  # read as Portuguese or Catalan by langdetect alone (fixed)
+    "mi hijo no puede respirar, qué hago",  # read as Portuguese or Catalan by langdetect alone (fixed)
+    "mi bebé de 2 semanas tiene fiebre",  # read as Portuguese or Catalan by langdetect alone (fixed)
 ])
 def test_an_emergency_in_spanish_is_answered_in_spanish(make_pipeline, never_called, text: str) -> None:
     pipeline = make_pipeline(generator=never_called)

@@ -66,7 +66,8 @@ def test_prefill_is_carried_to_the_prompt() -> None:
 
 
 def test_dollar_signs_in_passages_and_questions_are_kept_verbatim() -> None:
-    content = render_prompt(PROMPTS, "Does it cost $50?", [passage("A visit costs $20 or ${price}.")]).messages[0].content
+    prompt = render_prompt(PROMPTS, "Does it cost $50?", [passage("A visit costs $20 or ${price}.")])
+    content = prompt.messages[0].content
     assert "A visit costs $20 or ${price}." in content
     assert "Does it cost $50?" in content
 

@@ -13,11 +13,6 @@ from chatbot.screening import RULES_FILE, load_rules, screen
 from chatbot.types import ROUTES
 
 
-def miss(message: str, route: str):
-    """A case the v1 rules get wrong. It stays in the table so the fix shows up as an unexpected pass."""
-    return pytest.param(message, route)
-
-
 # (message as a patient would type it, the route it must take)
 GOLDEN = [
     # ---------------------------------------------------------------- emergencies, first person
@@ -32,14 +27,14 @@ GOLDEN = [
     ("worst headache of my life and my vision is blurry", "emergency"),
     ("my left arm suddenly went numb", "emergency"),
     ("I CANT BREATHE", "emergency"),
-    # classic heart-attack wording with no "pain"/"pressure" word
-    miss("i feel like an elephant is sitting on my chest", "emergency"),
-    # typo "pian": chest pain with sweating
-    miss("chest pian and sweating", "emergency"),
-    # typo "cnt"
-    miss("i cnt breathe", "emergency"),
-    # the bleeding rule only knows "bleeding ... won't stop", not "can't stop the bleeding"
-    miss("i cant stop the bleeding from my leg", "emergency"),
+    # classic heart-attack wording with no "pain"/"pressure" word (a v1 miss, now covered)
+    ("i feel like an elephant is sitting on my chest", "emergency"),
+    # typo "pian": chest pain with sweating (a v1 miss, now covered)
+    ("chest pian and sweating", "emergency"),
+    # typo "cnt" (a v1 miss, now covered)
+    ("i cnt breathe", "emergency"),
+    # "can't stop the bleeding", the reverse word order (a v1 miss, now covered)
+    ("i cant stop the bleeding from my leg", "emergency"),
     # ---------------------------------------------------------------- emergencies, third person
     ("my dads face is droopy and he cant talk right", "emergency"),
     ("my mom is slurring her words", "emergency"),
@@ -55,8 +50,8 @@ GOLDEN = [
     ("grandma fell and hit her head and now she's confused", "emergency"),
     ("my dad is coughing up blood", "emergency"),
     ("he's choking on a piece of meat", "emergency"),
-    # swallowed batteries are an emergency; the rule only knows "button battery" and the plural "batteries"
-    miss("i think my son swallowed a battery", "emergency"),
+    # any swallowed battery is an emergency (a v1 miss, now covered)
+    ("i think my son swallowed a battery", "emergency"),
     # typo "strok" (a v1 miss, now covered)
     ("my dad is having a strok", "emergency"),
     # ---------------------------------------------------------------- emergencies, Spanish and Chinese
@@ -129,7 +124,7 @@ def test_golden_route(message: str, route: str) -> None:
 
 
 def test_golden_table_covers_every_screening_route() -> None:
-    routes = {case.values[1] if hasattr(case, "values") else case[1] for case in GOLDEN}
+    routes = {route for _, route in GOLDEN}
     assert {"emergency", "crisis", "urgent", "refuse", "answer"} <= routes
     assert len(GOLDEN) >= 60
 
