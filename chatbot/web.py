@@ -11,6 +11,7 @@ from typing import Iterator
 
 import gradio as gr
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -110,7 +111,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             return JSONResponse({"error": str(error)}, status_code=400)
         if "text/event-stream" in request.headers.get("accept", ""):
             return StreamingResponse(_sse(service.stream(query, "api")), media_type="text/event-stream")
-        reply = next(e.reply for e in service.stream(query, "api") if isinstance(e, Done))
+        # the pipeline is synchronous: run it in the thread pool so other requests are not held behind it
+        reply = await run_in_threadpool(lambda: next(e.reply for e in service.stream(query, "api")
+                                                     if isinstance(e, Done)))
         return JSONResponse(reply_record(reply))
 
     demo = build_ui(service, settings)

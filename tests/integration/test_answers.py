@@ -125,12 +125,7 @@ def english_chunks(real_settings: Settings):
     return [c for c in chunk_documents(load_knowledge(real_settings.knowledge_dir).documents) if c.language == "en"]
 
 
-@pytest.mark.parametrize(("doc_id", "sentence"), [
-    pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: the verifier's diagnosis rule matches 'if you have' / 'when you have', so a conditional sentence "
-        "copied verbatim from the curated guidance (about 4% of the English sentences, including 'call 911 if you "
-        "have...' advice) is dropped as a diagnosis")))
-    if "you have" in case[1] else case for case in CURATED])
+@pytest.mark.parametrize(("doc_id", "sentence"), CURATED)
 def test_a_curated_sentence_copied_verbatim_is_shown(real_pipeline, real_settings, english_chunks, doc_id, sentence):
     chunk = next(c for c in english_chunks if c.doc_id == doc_id and sentence in " ".join(c.text.split()))
     evidence = build_evidence([Passage(chunk, 1.0)], SentenceCache(real_pipeline.embedder))

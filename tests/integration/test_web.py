@@ -132,10 +132,6 @@ def test_the_server_still_answers_after_bad_input(http: httpx.Client):
     assert "fever" in {c["doc_id"] for c in record["citations"]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: POST /api/v1/chat without Accept: text/event-stream runs the whole "
-                                       "pipeline on the server's event loop (async handler calling the synchronous "
-                                       "service.stream), so every other request - the page, /healthz, /metrics, "
-                                       "other API calls - waits until that answer is finished")
 def test_a_json_answer_does_not_block_other_requests(http: httpx.Client, real_pipeline, monkeypatch):
     generator = real_pipeline.generator
     entered, release = threading.Event(), threading.Event()
