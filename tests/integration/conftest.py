@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Iterator
 
 import httpx

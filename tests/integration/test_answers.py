@@ -110,7 +110,8 @@ def test_an_emergency_gets_911_without_the_model(real_pipeline: Pipeline, real_s
     assert spy.calls == 1 and ordinary.checks
 
 
-# (topic, a sentence of its curated text, verbatim): what the model writes when it copies the guidance faithfully
+# (topic, a sentence of its curated text, verbatim): what the model writes when it copies the guidance faithfully.
+# "if you have ..." explains a condition; the diagnosis rule must not drop it.
 CURATED = [
     ("allergy-medicines", "Ask first if you have high blood pressure."),
     ("alcohol", "If you have thoughts of hurting yourself, call or text 988."),
