@@ -34,7 +34,7 @@ MANIFEST = "manifest.json"
 class LanguageIndex:
     chunks: list[Chunk]
     dense: faiss.Index
-    lexical: bm25s.BM25 | None  # None when no chunk has a token
+    lexical: bm25s.BM25
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,8 @@ def build_index(docs: Sequence[Document], embedder: Embedder) -> KnowledgeIndex:
     return KnowledgeIndex(languages, manifest)
 
 
-def _bm25(texts: list[str]) -> bm25s.BM25 | None:
-    corpus = [tokens(t) or ["\u2400"] for t in texts]
+def _bm25(texts: list[str]) -> bm25s.BM25:
+    corpus = [tokens(t) or ["\u2400"] for t in texts]  # a placeholder token keeps token-less chunks indexable
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     return retriever

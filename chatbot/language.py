@@ -6,7 +6,6 @@ import re
 import threading
 import unicodedata
 from collections import Counter
-
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +22,6 @@ _SCRIPT_LANGUAGE = {"HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "DEVANAG
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_WORDS_FOR_LATIN = 3
 MIN_PROBABILITY = 0.70
-CONFIDENT = 0.99
 
 
 def script_of(ch: str) -> str | None:

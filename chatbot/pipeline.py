@@ -13,7 +13,7 @@ from chatbot import messages
 from chatbot.citations import cite
 from chatbot.config import Settings
 from chatbot.embedding import Embedder, SentenceTransformerEmbedder
-from chatbot.errors import ChatbotError, GenerationError, ModelMissingError
+from chatbot.errors import GenerationError, ModelMissingError
 from chatbot.fallback import extract_answer, starts_with_reference
 from chatbot.generation import Generator, make_generator
 from chatbot.index import IndexInfo, KnowledgeIndex, ensure_index
@@ -158,11 +158,12 @@ class Pipeline:
         if "english_source" in retrieval.flags:
             yield draft.add(self._say("english_source", lang), paragraph=bool(draft.parts))
         evidence = build_evidence(retrieval.passages, self._cache)
+        question_vector = self.embedder.embed([text])[0]
         writes = lang in self.settings.generator_languages and retrieval.language in self.settings.generator_languages
         prompt, used = None, []
         if writes:
             prompt = render_prompt(self.settings.prompts_dir, text, retrieval.passages,
-                                   self._prefill(text, evidence))
+                                   self._prefill(question_vector, evidence))
             yield from self._generate_verified(prompt, evidence, timer, draft)
         else:
             draft.flags.append("curated_text")
@@ -172,7 +173,7 @@ class Pipeline:
                 draft.flags.append("fallback")
                 yield draft.add(self._say("fallback_intro", lang), paragraph=True)
             shown = {c.text for c in kept}
-            for i, (sentence, owner) in enumerate(extract_answer(self._question_vector(text), evidence, shown)):
+            for i, (sentence, owner) in enumerate(extract_answer(question_vector, evidence, shown)):
                 used.append(owner)
                 yield draft.add(sentence, paragraph=(i == 0 and not writes and bool(draft.parts)))
                 timer.mark("first_sentence")
@@ -205,7 +206,7 @@ class Pipeline:
             draft.flags.append("generation_failed")
             log.warning("generation failed (%s); answering from curated text", error)
         finally:
-            close = getattr(pieces, "close", None) if pieces is not None else None
+            close = getattr(pieces, "close", None)
             if close:
                 close()
         timer.mark("generate")
@@ -237,16 +238,13 @@ class Pipeline:
             return "too_long"
         return None
 
-    def _prefill(self, text: str, evidence) -> str:
+    def _prefill(self, question_vector, evidence) -> str:
         """The first words of the most relevant curated sentence: a small model continues such a start faithfully
         far more often than it writes from scratch. Backends that cannot continue an answer get none."""
         if not self.settings.prefill_words or not getattr(self.generator, "supports_prefill", False):
             return ""
-        lead = extract_answer(self._question_vector(text), evidence, max_sentences=1)
+        lead = extract_answer(question_vector, evidence, max_sentences=1)
         return " ".join(lead[0][0].split()[: self.settings.prefill_words]) if lead else ""
-
-    def _question_vector(self, text: str):
-        return self.embedder.embed([text])[0]
 
     def _say(self, key: str | None, lang: str) -> str:
         return messages.message(key or "error", lang, self.settings)
@@ -276,9 +274,8 @@ def _failing(checks: list[SentenceCheck], min_kept_ratio: float) -> bool:
     return (kept == 0 and len(checks) >= 2) or (len(checks) >= 4 and kept < min_kept_ratio * len(checks))
 
 
-def safe_error_reply(query: Query, settings: Settings, error: Exception) -> Reply:
+def safe_error_reply(query: Query, settings: Settings) -> Reply:
     """A reply for the error boundary: never a stack trace, always the emergency number."""
-    kind = "error" if not isinstance(error, ChatbotError) else "error"
-    return Reply(question=query.text, text=messages.message(kind, settings.default_language, settings),
+    return Reply(question=query.text, text=messages.message("error", settings.default_language, settings),
                  language=settings.default_language, route="fallback", flags=("internal_error",),
                  timings_ms={"screen": 0.0, "retrieve": 0.0, "first_sentence": 0.0, "total": 0.0})

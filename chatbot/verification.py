@@ -28,16 +28,15 @@ _DIAGNOSIS = re.compile(
     r"|\b(usted )?tiene (usted )?(un|una) (infección|infeccion|enfermedad|caso)\b|你(得了|患有|有).{0,6}(病|症|炎)",
     re.IGNORECASE,
 )
-_CONDITIONAL = re.compile(r"\b(if|when|whether|unless|until|once|while|because|people who|anyone who|si|cuando)\s*$",
+_CONDITIONAL = re.compile(r"\b(if|when|whether|unless|until|once|while|because|people who|anyone who|si|cuando)\b",
                           re.IGNORECASE)
 
 
 def _diagnoses(text: str) -> bool:
     """Diagnosis wording that is not part of a condition ("if you have a fever, ..." only explains)."""
     for match in _DIAGNOSIS.finditer(text):
-        before = text[: match.start()].split(",")[-1]
-        if not _CONDITIONAL.search(" ".join(before.split()[-3:])) and not re.search(
-                r"\b(if|when|unless|si|cuando)\b", before, re.IGNORECASE):
+        clause = text[: match.start()].split(",")[-1]
+        if not _CONDITIONAL.search(clause):
             return True
     return False
 

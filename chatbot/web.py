@@ -70,7 +70,7 @@ class ChatService:
             log.error("unexpected %s while answering", error.__class__.__name__)
             if os.environ.get("CHATBOT_RAISE_ERRORS"):
                 raise
-            reply = safe_error_reply(query, self.pipeline.settings, error)
+            reply = safe_error_reply(query, self.pipeline.settings)
             yield Delta(reply.text)
             yield Done(reply)
 
