@@ -19,7 +19,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,6 +29,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
+from chatbot.compute import COMPUTE  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.index import KnowledgeIndex, build_index, dense_text, load_index  # noqa: E402
 from chatbot.knowledge import chunk_documents, load_knowledge  # noqa: E402
@@ -112,11 +112,10 @@ def retrieval_at_scale(pipeline: Pipeline, settings: Settings, target_chunks: in
     embedder.save()
     queries = PATIENT_QUESTIONS + random.Random(11).sample(corpus_questions, max(0, n_queries - len(PATIENT_QUESTIONS)))
     timings, embedding, relevant = time_retrieval(index, pipeline, settings, queries[:n_queries])
-    single = retrieval_with_single_threaded_faiss(index, pipeline, settings, queries[:n_queries])
     return {"source": source, "chunks_en": len(index.languages["en"].chunks), "documents": len(real) + len(extra),
             "build_s": round(build_s, 1), "embedded_now": embedder.misses, "vectors_from_cache": embedder.hits,
             "queries": len(timings), "relevant_share": round(relevant / len(timings), 3), "ms": summary(timings),
-            "query_embedding_ms": summary(embedding), "diagnostic_faiss_one_thread_ms": single}
+            "query_embedding_ms": summary(embedding)}
 
 
 def time_retrieval(index: KnowledgeIndex, pipeline: Pipeline, settings: Settings, queries: list[str]):
@@ -136,24 +135,9 @@ def time_retrieval(index: KnowledgeIndex, pipeline: Pipeline, settings: Settings
     return timings, embedding, relevant
 
 
-def retrieval_with_single_threaded_faiss(index: KnowledgeIndex, pipeline: Pipeline, settings: Settings,
-                                         queries: list[str]) -> dict:
-    """Diagnostic, not the figure: the same queries with FAISS held to one OpenMP thread. From about 10,000 vectors
-    a single-query FAISS search goes parallel, and its OpenMP threads then compete with torch's for the cores."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        timings, _, _ = time_retrieval(index, pipeline, settings, queries)
-    finally:
-        faiss.omp_set_num_threads(before)
-    return summary(timings)
-
-
 # ---------------------------------------------------------------------------------------------- (c) + (f) answers
 class TokenCounter:
-    """Counts the new tokens of every `generate` call the local model makes (the pipeline calls it in a thread)."""
+    """Counts the new tokens of every `generate` call the local model makes (on the compute thread)."""
 
     def __init__(self, model):
         self.model, self.original, self.counts = model, model.generate, []
@@ -172,22 +156,14 @@ class TokenCounter:
         del self.model.generate
 
 
-def in_fresh_thread(function: Callable[[], float]) -> float:
-    """Runs `function` in a new thread, as LocalGenerator runs generate; returns its result."""
-    result: list[float] = []
-    worker = threading.Thread(target=lambda: result.append(function()))
-    worker.start()
-    worker.join()
-    return result[0]
-
-
 def bare_generate_s(generator, prompt, new_tokens: int, generate: Callable) -> float:
-    """The same prompt, tokenized the same way (chat template + prefill), the same number of new tokens, greedy."""
+    """The same prompt, tokenized the same way (chat template + prefill), the same number of new tokens, greedy,
+    on the thread that runs every torch call in this process (chatbot.compute), as the pipeline's generate does."""
     _, tokenizer = generator._load()
     started = time.perf_counter()
     inputs = generator.encode(prompt)
-    generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-             repetition_penalty=1.1, pad_token_id=tokenizer.eos_token_id)
+    COMPUTE.run(lambda: generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                                 repetition_penalty=1.1, pad_token_id=tokenizer.eos_token_id))
     return time.perf_counter() - started
 
 
@@ -204,10 +180,9 @@ def timed_answer(pipeline: Pipeline, question: str):
 
 def overhead_pair(generator, reply, new_tokens: int, generate: Callable) -> dict:
     bare = bare_generate_s(generator, reply.prompt, new_tokens, generate)
-    threaded = in_fresh_thread(lambda: bare_generate_s(generator, reply.prompt, new_tokens, generate))
     return {"question": reply.question, "route": reply.route, "new_tokens": new_tokens,
             "pipeline_s": round(reply.timings_ms["total"] / 1000, 3), "bare_generate_s": round(bare, 3),
-            "bare_generate_in_a_thread_s": round(threaded, 3), "pipeline_marks_ms": reply.timings_ms}
+            "pipeline_marks_ms": reply.timings_ms}
 
 
 def overhead_summary(pairs: list[dict]) -> dict:
@@ -215,8 +190,6 @@ def overhead_summary(pairs: list[dict]) -> dict:
     ratios = [p["pipeline_s"] / p["bare_generate_s"] for p in pairs]
     return {"ratio_of_sums": round(pipeline_s / sum(p["bare_generate_s"] for p in pairs), 3),
             "ratio_p50": round(statistics.median(ratios), 3), "ratio_max": round(max(ratios), 3),
-            "diagnostic_ratio_vs_bare_generate_in_a_thread":
-                round(pipeline_s / sum(p["bare_generate_in_a_thread_s"] for p in pairs), 3),
             "questions": pairs}
 
 
@@ -337,9 +310,6 @@ def main() -> int:
     print(f"\nroutes over {len(PATIENT_QUESTIONS)} questions: {answers['routes']}; retrieval over "
           f"{retrieval['chunks_en']:,} English chunks ({retrieval['source']}); "
           f"took {result['duration_s']}s -> {args.out}")
-    print(f"diagnostics: retrieval p95 with FAISS on one thread "
-          f"{retrieval['diagnostic_faiss_one_thread_ms']['p95']} ms; overhead against a bare generate run in a "
-          f"thread, as the pipeline runs it: {answers['overhead']['diagnostic_ratio_vs_bare_generate_in_a_thread']}x")
     return 0
 
 

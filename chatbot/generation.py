@@ -12,6 +12,7 @@ from typing import Callable, Iterator, Protocol
 
 import httpx
 
+from chatbot.compute import COMPUTE
 from chatbot.config import Settings
 from chatbot.errors import ConfigError, GenerationError, ModelMissingError
 from chatbot.types import Prompt
@@ -54,6 +55,11 @@ class LocalGenerator:
         self._load()
 
     def _load(self):
+        if self._model is None:
+            COMPUTE.run(self._load_now)
+        return self._model, self._tokenizer
+
+    def _load_now(self) -> None:
         with self._lock:
             if self._model is None:
                 if not (self.model_dir / "config.json").exists():
@@ -70,7 +76,6 @@ class LocalGenerator:
                 self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
                 model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True)
                 self._model = model.to(device).eval()
-        return self._model, self._tokenizer
 
     def _resolved_dtype(self) -> str:
         if self.dtype != "auto":
@@ -97,6 +102,7 @@ class LocalGenerator:
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
+                COMPUTE.between_steps()  # e.g. the verifier embedding the sentence streamed just before
                 return stop.is_set()
 
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
@@ -104,6 +110,8 @@ class LocalGenerator:
         failure: list[BaseException] = []
 
         def run() -> None:
+            if stop.is_set():  # the caller gave up while this waited its turn
+                return
             try:
                 model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
                                repetition_penalty=1.1, streamer=streamer,
@@ -113,16 +121,18 @@ class LocalGenerator:
                 failure.append(error)
                 streamer.end()
 
-        worker = threading.Thread(target=run, name="generate", daemon=True)
-        worker.start()
+        done = COMPUTE.run_long(run)
         try:
             for piece in streamer:
                 yield piece
         except Exception as error:  # queue.Empty on timeout
             raise GenerationError("The model stopped responding.") from error
         finally:
-            stop.set()  # the consumer may stop early: let the generate thread finish quickly
-            worker.join(timeout=self.timeout_s)
+            stop.set()  # the consumer may stop early: let the generate finish at its next step
+            try:
+                done.result(timeout=self.timeout_s)
+            except Exception:  # still running after the timeout: it stops at its next step
+                pass
         if failure:
             raise GenerationError("The model failed while writing the answer.") from failure[0]
 

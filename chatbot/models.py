@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+from chatbot.compute import COMPUTE
 from chatbot.errors import ModelMissingError
 from chatbot.generation import MODEL_META
 
@@ -31,6 +32,10 @@ def bundled_gguf() -> Path:
 
 def prepare_model(target: Path, force: bool = False) -> dict:
     """Convert the bundled GGUF into `target` (a normal model folder) unless it is already there."""
+    return COMPUTE.run(lambda: _prepare(target, force))  # the dtype race runs where answers will run
+
+
+def _prepare(target: Path, force: bool) -> dict:
     meta_path = target / MODEL_META
     if meta_path.exists() and (target / "config.json").exists() and not force:
         return json.loads(meta_path.read_text())
@@ -42,7 +47,10 @@ def prepare_model(target: Path, force: bool = False) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # a GGUF-loaded model cannot save_pretrained itself; a fresh model of the same config can
-    model = AutoModelForCausalLM.from_config(quantized.config)
+    config = quantized.config
+    if hasattr(config, "quantization_config"):  # the weights are plain now; a stale entry makes every load warn
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(quantized.state_dict())
     tmp = target.with_name(target.name + ".tmp")
     model.save_pretrained(tmp)

@@ -12,7 +12,7 @@ from typing import Iterator
 from chatbot import messages
 from chatbot.citations import cite
 from chatbot.config import Settings
-from chatbot.embedding import Embedder, SentenceTransformerEmbedder
+from chatbot.embedding import Embedder, embedder_from_settings
 from chatbot.errors import GenerationError, ModelMissingError
 from chatbot.fallback import extract_answer, starts_with_reference
 from chatbot.generation import Generator, make_generator
@@ -83,7 +83,7 @@ class Pipeline:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(self.settings.embedder or None)
+                self._embedder = embedder_from_settings(self.settings)
             return self._embedder
 
     @property

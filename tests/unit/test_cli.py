@@ -45,8 +45,8 @@ def cli(monkeypatch, tiny_knowledge: Path, tmp_path: Path, hash_embedder_class, 
         built.generators += 1
         return scripted(GROUNDED)
 
-    monkeypatch.setattr(chatbot.pipeline, "SentenceTransformerEmbedder", embedder)
-    monkeypatch.setattr(chatbot.embedding, "SentenceTransformerEmbedder", embedder)
+    monkeypatch.setattr(chatbot.pipeline, "embedder_from_settings", embedder)
+    monkeypatch.setattr(chatbot.embedding, "embedder_from_settings", embedder)
     monkeypatch.setattr(chatbot.pipeline, "make_generator", generator)
     return built
 

