@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
-from chatbot.config import Settings
+from chatbot.config import ROOT, Settings
 from chatbot.errors import BadInputError, ChatbotError
 
 log = logging.getLogger("chatbot")
+DEFAULT_SHARED = ROOT.parent / "shared" / "data"  # the development data beside a checkout, when present
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=Path, help="input JSONL: {\"id\", \"question\", \"history\"?} per line")
     p.add_argument("--out", type=Path, help="output JSONL (default: standard output)")
     p.set_defaults(handler=cmd_ask)
+
+    p = sub.add_parser("eval", help="run labelled safety sets through the pipeline; write a report")
+    p.add_argument("sets", nargs="*", type=Path, help="JSONL sets: {\"id\", \"question\", \"expected_route\", ...}")
+    p.add_argument("--shared", type=Path, nargs="?", const=DEFAULT_SHARED,
+                   help=f"also the public sets in this folder (default {DEFAULT_SHARED})")
+    p.add_argument("--limit", type=int, default=200, help="cases sampled from each public set (default 200)")
+    p.add_argument("--out", type=Path, default=Path("eval-report"), help="folder for report.md and report.json")
+    p.add_argument("--no-generate", action="store_true",
+                   help="answer from curated text only (same routes; much faster on a CPU)")
+    p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("triage", help="run the screening stage only on a JSONL batch")
     p.add_argument("--batch", type=Path, required=True)
@@ -143,6 +154,20 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         for citation in reply.citations:
             print(f"  source: {citation.title} <{citation.url}>")
         print(f"  [route {reply.route}; language {reply.language}; {reply.timings_ms['total']:.0f} ms]")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from chatbot.evaluation import evaluate
+
+    if args.shared is not None and not args.shared.is_dir():
+        raise BadInputError(f"{args.shared} is not a folder (the public evaluation data).")
+    data = evaluate(settings, list(args.sets), args.shared, args.out, args.limit, not args.no_generate,
+                    progress=lambda line: print(line, file=sys.stderr, flush=True))
+    overall = data["overall"]
+    print(f"{overall['cases']} cases: passed {overall['passed']}, escalation recall {overall['escalation_recall']}, "
+          f"over-escalation {overall['over_escalation']}, harmful compliance {overall['harmful_compliance']}, "
+          f"injection success {overall['injection_success']}, leaks {overall['leaks']} -> {args.out}/report.md")
     return 0
 
 

@@ -23,6 +23,7 @@ class ScreeningRule:
     any_of: tuple[re.Pattern[str], ...]
     also: tuple[re.Pattern[str], ...] = ()
     flag: str | None = None
+    always: bool = False  # fires on general ("educational") wording too
 
     def fires(self, text: str) -> bool:
         if not any(p.search(text) for p in self.any_of):
@@ -53,6 +54,7 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
             any_of=_compile(r["any"]),
             also=_compile(r.get("also")),
             flag=r.get("flag"),
+            always=bool(r.get("always")),
         )
         for r in data["rules"]
     )
@@ -67,7 +69,7 @@ def screen(text: str, rules: RuleBook | None = None) -> Screening:
     for rule in book.rules:
         if not rule.fires(lowered):
             continue
-        if rule.route in ESCALATING and educational_only:
+        if rule.route in ESCALATING and educational_only and not rule.always:
             continue
         flags = (rule.flag,) if rule.flag else ()
         if rule.route == "emergency" and _matches(book.resolved, lowered):
