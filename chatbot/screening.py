@@ -9,10 +9,12 @@ from pathlib import Path
 
 import yaml
 
+from chatbot.semantic import SCREENER, SemanticScreener
 from chatbot.types import Route, Screening
 
 RULES_FILE = Path(__file__).parent / "rules" / "screening.yaml"
 ESCALATING: frozenset[str] = frozenset({"emergency", "crisis", "urgent"})
+SEMANTIC_THRESHOLD = 0.5  # chosen by 5-fold cross-validation on the exemplar bank (see README, Safety)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class ScreeningRule:
     also: tuple[re.Pattern[str], ...] = ()
     flag: str | None = None
     always: bool = False  # fires on general ("educational") wording too
+    keep_when_resolved: bool = False  # "it's fine now" does not turn it into `urgent`
 
     def fires(self, text: str) -> bool:
         if not any(p.search(text) for p in self.any_of):
@@ -37,6 +40,10 @@ class RuleBook:
     educational: tuple[re.Pattern[str], ...]
     personal: tuple[re.Pattern[str], ...]
     resolved: tuple[re.Pattern[str], ...]
+    history: tuple[re.Pattern[str], ...] = ()
+    mention: tuple[re.Pattern[str], ...] = ()
+    support: tuple[re.Pattern[str], ...] = ()
+    present: tuple[re.Pattern[str], ...] = ()
 
 
 def _compile(patterns: list[str] | None) -> tuple[re.Pattern[str], ...]:
@@ -55,27 +62,57 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
             also=_compile(r.get("also")),
             flag=r.get("flag"),
             always=bool(r.get("always")),
+            keep_when_resolved=bool(r.get("keep_when_resolved")),
         )
         for r in data["rules"]
     )
-    return RuleBook(rules, _compile(data["educational"]), _compile(data["personal"]), _compile(data["resolved"]))
+    return RuleBook(rules, _compile(data["educational"]), _compile(data["personal"]), _compile(data["resolved"]),
+                    _compile(data.get("history")), _compile(data.get("mention")), _compile(data.get("support")),
+                    _compile(data.get("present")))
 
 
-def screen(text: str, rules: RuleBook | None = None) -> Screening:
-    """Decide the route of a normalised message. The first rule that fires wins."""
+def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener | None = SCREENER,
+           threshold: float = SEMANTIC_THRESHOLD) -> Screening:
+    """Decide the route of a normalised message. The first rule that fires wins; when no rule escalates, the
+    semantic layer may still escalate (or refuse, when no rule fired at all)."""
     book = rules or load_rules()
     lowered = text.lower()
     educational_only = _matches(book.educational, lowered) and not _matches(book.personal, lowered)
+    elsewhere = (_matches(book.history, lowered) or _matches(book.mention, lowered)
+                 or _matches(book.support, lowered)) and (not _matches(book.present, lowered)
+                                                          or _matches(book.resolved, lowered))
+    not_now = educational_only or elsewhere  # nothing is happening to anyone now: teach, do not escalate
+    decided = None
     for rule in book.rules:
         if not rule.fires(lowered):
             continue
-        if rule.route in ESCALATING and educational_only and not rule.always:
+        if rule.route in ESCALATING and not_now and not rule.always:
             continue
         flags = (rule.flag,) if rule.flag else ()
-        if rule.route == "emergency" and _matches(book.resolved, lowered):
+        if rule.route == "emergency" and not rule.keep_when_resolved and _matches(book.resolved, lowered):
             return Screening("urgent", flags + ("resolved_symptoms",), rule.rule_id, "urgent")
-        return Screening(rule.route, flags, rule.rule_id, rule.reply_key)
-    return Screening("answer", ("educational",) if educational_only else ())
+        decided = Screening(rule.route, flags, rule.rule_id, rule.reply_key)
+        break
+    if decided is not None and (decided.route != "answer" or semantic is None):
+        return decided
+    if semantic is not None and text.strip():
+        verdict = semantic.verdict(text)
+        allowed = ESCALATING if decided is not None else ESCALATING | {"refuse"}
+        if not_now:
+            allowed = allowed - ESCALATING
+        if _matches(book.educational, lowered):  # a question about signs, causes, treatment is taught
+            allowed = allowed - {"refuse"}
+        if verdict.probability >= threshold and verdict.label in allowed:
+            if verdict.label == "emergency" and _matches(book.resolved, lowered):
+                return Screening("urgent", ("semantic", "resolved_symptoms"), "semantic:emergency", "urgent")
+            return Screening(verdict.label, ("semantic",), f"semantic:{verdict.label}", verdict.label)
+    return decided or Screening("answer", ("educational",) if not_now else ())
+
+
+def screen_with(text: str, settings) -> Screening:
+    """`screen` as the settings configure it."""
+    return screen(text, semantic=SCREENER if settings.semantic_screening else None,
+                  threshold=settings.semantic_threshold)
 
 
 def _matches(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:

@@ -1,16 +1,20 @@
 """Stage 6: verify the draft sentence by sentence against the retrieved passages before the patient sees it.
 
 A sentence is shown only when it is semantically close to a passage sentence, most of its content words occur in
-the passages, every number and dose unit in it occurs in the passages, it links nowhere else, and it does not
-diagnose the patient or set a dose."""
+the passages, every number, dose unit and medicine name in it occurs in the passages, it links nowhere else, and it
+does not diagnose the patient or set a dose."""
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from threading import Lock
 from typing import Iterator, Sequence
+
+import yaml
 
 import numpy as np
 
@@ -18,12 +22,18 @@ from chatbot.embedding import Embedder
 from chatbot.text import clean_sentence, content_words, dose_units, numbers, split_sentences
 from chatbot.types import Passage, SentenceCheck
 
+DRUGS_FILE = Path(__file__).parent / "rules" / "drugs.yaml"
 _CITATION = re.compile(r"\s*\[(\d+)\]")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _DIAGNOSIS = re.compile(
     r"\byou (probably |likely |may |might |most likely |definitely )?(have|are suffering from|are having)\b"
     r"(?! (a |an )?(question|right|choice|time|appointment|doctor|care team|symptoms? that))"
     r"|\b(this|it|that) (is|sounds like|could be|might be|may be|looks like) (a |an )?(case of|sign that you have)"
+    r"|\b(this|it|that)( sounds like| could be| might be| may be| looks like| seems like|'?s probably|'?s likely|"
+    r" is probably| is likely| is most likely| is definitely|'?s definitely) (a |an )?(\w+ ){0,2}(infection|disease|disorder|syndrome|attack|allergy|virus|"
+    r"flu|cold|cancer|diabetes|migraine|strep|uti|stroke|reaction)\b"
+    r"|\b(sounds|seems|looks) like you (have|are having|might have|may have|could have)\b|\byou seem to have\b"
+    r"|\b(parece que|probablemente|seguramente) (usted )?tiene\b|你(可能|应该|大概|肯定)?(是|得了|患了)"
     r"|\byour (diagnosis|condition) is\b|\byou'?re (having|suffering)\b"
     r"|\b(usted )?tiene (usted )?(un|una) (infección|infeccion|enfermedad|caso)\b|你(得了|患有|有).{0,6}(病|症|炎)",
     re.IGNORECASE,
@@ -63,6 +73,7 @@ class Evidence:
     units: frozenset[str]
     urls: frozenset[str]
     passage_count: int
+    drugs: frozenset[str] = frozenset()
 
 
 class SentenceCache:
@@ -98,7 +109,8 @@ def build_evidence(passages: Sequence[Passage], cache: SentenceCache) -> Evidenc
     text = " ".join(sentences)
     urls = {s.url for p in passages for s in p.chunk.sources}
     return Evidence(tuple(sentences), tuple(owners), cache.embed(sentences), frozenset(content_words(text)),
-                    frozenset(numbers(text)), frozenset(dose_units(text)), frozenset(urls), len(passages))
+                    frozenset(numbers(text)), frozenset(dose_units(text)), frozenset(urls), len(passages),
+                    drug_names(text))
 
 
 class Verifier:
@@ -141,9 +153,25 @@ class Verifier:
             return "foreign_link"
         if not numbers(text) <= evidence.numbers:
             return "number_not_in_sources"
+        if not drug_names(text) <= evidence.drugs:
+            return "drug_not_in_sources"
         if not dose_units(text) <= evidence.units or _DOSING.search(text) and not numbers(text) <= evidence.numbers:
             return "dose_not_in_sources"
         return None
+
+
+@lru_cache(maxsize=1)
+def _drug_pattern() -> re.Pattern[str]:
+    data = yaml.safe_load(DRUGS_FILE.read_text(encoding="utf-8"))
+    latin = sorted({str(n).lower() for lang in ("en", "es") for n in data.get(lang, ())}, key=len, reverse=True)
+    han = sorted({str(n) for n in data.get("zh", ())}, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(map(re.escape, latin)) + r")\b|(" + "|".join(map(re.escape, han)) + ")",
+                      re.IGNORECASE)
+
+
+def drug_names(text: str) -> frozenset[str]:
+    """Medicine names in the text, lower-cased (see rules/drugs.yaml)."""
+    return frozenset(m.group(0).lower() for m in _drug_pattern().finditer(text))
 
 
 _NEGATION = re.compile(r"\b(not|no|never|don'?t|doesn'?t|isn'?t|aren'?t|can'?t|cannot|won'?t|shouldn'?t|avoid|"

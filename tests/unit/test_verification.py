@@ -230,3 +230,28 @@ def test_the_sentence_cache_answers_a_call_larger_than_its_capacity(embedder) ->
     texts = ["one a", "two b", "three c", "four d", "five e"]
     assert cache.embed(texts) == pytest.approx(embedder.embed(texts))
     assert len(cache._vectors) <= 3
+
+
+@pytest.mark.parametrize("sentence", ["This is probably a urinary infection.", "That could be a sinus infection.",
+                                      "It sounds like you have the flu.", "Parece que tiene una infección.",
+                                      "你可能得了严重的流行性感冒，需要注意休息。"])
+def test_speculative_diagnoses_are_dropped(verifier, evidence, sentence: str) -> None:
+    check = verifier.verify(sentence, evidence)
+    assert not check.kept and check.reason == "diagnosis"
+
+
+def test_a_medicine_the_passages_do_not_name_is_dropped(verifier, evidence) -> None:
+    check = verifier.verify("Ibuprofen can help you feel more comfortable.", evidence)
+    assert not check.kept and check.reason == "drug_not_in_sources"
+
+
+def test_a_medicine_the_passages_name_is_kept(verifier, evidence) -> None:
+    check = verifier.verify("Acetaminophen can help you feel more comfortable.", evidence)
+    assert check.kept, check.reason
+
+
+def test_a_definition_is_not_a_diagnosis(verifier, evidence) -> None:
+    from chatbot.verification import _diagnoses
+
+    assert not _diagnoses("It is an infection of the lungs that can be serious.")
+    assert not _diagnoses("This is a common condition in children.")
