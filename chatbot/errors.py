@@ -26,6 +26,14 @@ class KnowledgeError(ChatbotError):
         super().__init__(f"{path}: {field}: {message}")
 
 
+class ImportProblem(ChatbotError):
+    """One file (or one item in it) that `chatbot ingest` could not import; the rest goes in."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
 class IndexProblem(ChatbotError):
     """The saved index is missing, stale or corrupt; `reason` says which."""
 

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 
+from chatbot.text import latin_length
 from chatbot.verification import Evidence
 
 MAX_SENTENCES = 3
@@ -19,11 +20,6 @@ def starts_with_reference(sentence: str) -> bool:
     return bool(_REFERENCE.match(sentence.strip()))
 
 
-def _weight(sentence: str) -> int:
-    """Length in Latin-character terms: a Chinese character carries about as much as three Latin letters."""
-    return len(sentence) + 2 * sum("\u4e00" <= ch <= "\u9fff" for ch in sentence)
-
-
 def extract_answer(question_vector: np.ndarray, evidence: Evidence, exclude: set[str] = frozenset(),
                    max_sentences: int = MAX_SENTENCES) -> list[tuple[str, int]]:
     """Up to `max_sentences` consecutive (sentence, passage index) pairs: the window of one passage that is most
@@ -32,7 +28,7 @@ def extract_answer(question_vector: np.ndarray, evidence: Evidence, exclude: set
         return []
     scores = evidence.vectors @ question_vector
     usable = [i for i, s in enumerate(evidence.sentences)
-              if s not in exclude and _weight(s) > 20 and s.rstrip()[-1:] not in {":", "："}]
+              if s not in exclude and latin_length(s) > 20 and s.rstrip()[-1:] not in {":", "："}]
     best, best_score = [], -1.0
     for start in usable:
         if starts_with_reference(evidence.sentences[start]):

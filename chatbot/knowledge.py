@@ -1,4 +1,5 @@
-"""Stage 3a: load curated guidance (`knowledge/<lang>/<id>.md`), validate its front matter, chunk by headings."""
+"""Stage 3a: load curated guidance (`knowledge/<lang>/<id>.md`) and imported material (same format, `origin:
+imported`), validate the front matter, chunk by headings."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import yaml
 
 from chatbot.errors import KnowledgeError
+from chatbot.injection import strip_directives
 from chatbot.types import Chunk, Document, Source
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.S)
 _HEADING = re.compile(r"^##\s+(.+?)\s*$", re.M)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ORIGINS = ("curated", "imported")
 MAX_CHUNK_WORDS = 220  # a longer section is split at paragraph breaks; keeps passages within the prompt budget
 
 
@@ -37,11 +40,44 @@ def load_knowledge(root: Path) -> LoadReport:
     return LoadReport(tuple(documents), tuple(problems))
 
 
+def load_library(roots: Sequence[Path]) -> LoadReport:
+    """Every valid document under several folders (curated guidance, then imported material); a folder that does
+    not exist holds none. A language/id already loaded from an earlier folder is reported, not loaded twice."""
+    documents: dict[tuple[str, str], Document] = {}
+    problems: list[KnowledgeError] = []
+    for root in roots:
+        report = load_knowledge(root) if root.is_dir() else LoadReport((), ())
+        problems.extend(report.problems)
+        for doc in report.documents:
+            first = documents.setdefault((doc.language, doc.doc_id), doc)
+            if first is not doc:
+                problems.append(KnowledgeError(doc.path, "id", f"'{doc.doc_id}' is already loaded from {first.path}"))
+    return LoadReport(tuple(documents.values()), tuple(problems))
+
+
+def overdue(documents: Iterable[Document], today: datetime.date | None = None) -> tuple[Document, ...]:
+    """Documents past their review date, oldest due first (for `chatbot ingest` and a staff view)."""
+    today = today or datetime.date.today()
+    return tuple(sorted((d for d in documents if d.review_due < today), key=lambda d: (d.review_due, d.path)))
+
+
+def documents_to_index(documents: Iterable[Document], exclude_overdue: bool,
+                       today: datetime.date | None = None) -> tuple[Document, ...]:
+    """What the index holds: every document, or (with the `exclude_overdue` setting) those still in review date."""
+    today = today or datetime.date.today()
+    return tuple(d for d in documents if not (exclude_overdue and d.review_due < today))
+
+
 def parse_document(path: Path, origin: str = "curated") -> Document:
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise KnowledgeError(str(path), "file", f"cannot be read ({error.__class__.__name__})") from None
+    return parse_text(raw, path, origin)
+
+
+def parse_text(raw: str, path: Path, origin: str = "curated") -> Document:
+    """The document that `raw` would be if it were stored at `path` (which need not exist yet)."""
     match = _FRONT_MATTER.match(raw)
     if not match:
         raise KnowledgeError(str(path), "front matter", "missing: the file must start with a '---' YAML block")
@@ -72,6 +108,9 @@ def _document(path: Path, meta: dict[str, Any], body: str, origin: str) -> Docum
     aliases = meta.get("aliases") or []
     if not isinstance(aliases, list):
         raise KnowledgeError(p, "aliases", "must be a list")
+    origin = meta.get("origin", origin)
+    if origin not in ORIGINS:
+        raise KnowledgeError(p, "origin", f"must be one of {', '.join(ORIGINS)}")
     return Document(
         doc_id=doc_id, title=_text(meta, "title", p), language=language, summary=_text(meta, "summary", p),
         sources=_sources(meta, p), last_reviewed=reviewed, review_due=due, body=body.strip(), path=p,
@@ -124,7 +163,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
     """One chunk per `##` section (long sections split at paragraphs); each keeps the title and the sources."""
     chunks: list[Chunk] = []
     for heading, text in _sections(doc.body):
-        for part in _split_long(text):
+        for part in _split_long(strip_directives(text)[0]):
             chunks.append(Chunk(
                 chunk_id=f"{doc.language}/{doc.doc_id}#{len(chunks)}", doc_id=doc.doc_id, title=doc.title,
                 section=heading, text=part, language=doc.language, sources=doc.sources, aliases=doc.aliases,

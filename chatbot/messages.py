@@ -29,15 +29,9 @@ def has_language(lang: str) -> bool:
 
 
 def message(key: str, lang: str, settings: Settings, **values: Any) -> str:
-    """The text for `key` in `lang` (English when that language lacks it), with settings filled in."""
+    """The text for `key` in `lang` (English when that language lacks it), with the numbers for `lang` filled in."""
     template = _catalogue(lang).get(key) or _catalogue(FALLBACK_LANGUAGE)[key]
-    fill = {
-        "emergency_number": settings.emergency_number,
-        "crisis_line": settings.crisis_line,
-        "poison_line": settings.poison_line,
-        "max_chars": settings.max_question_chars,
-        **values,
-    }
+    fill = {**settings.numbers_for(lang), "max_chars": settings.max_question_chars, **values}
     return str(template).format(**fill)
 
 

@@ -17,12 +17,13 @@ from chatbot.errors import GenerationError, ModelMissingError
 from chatbot.fallback import extract_answer, starts_with_reference
 from chatbot.generation import Generator, make_generator
 from chatbot.index import IndexInfo, KnowledgeIndex, ensure_index
-from chatbot.knowledge import LoadReport, load_knowledge
-from chatbot.language import detect_language
+from chatbot.knowledge import LoadReport, documents_to_index, load_library
+from chatbot.language import detect_language, reply_language
 from chatbot.normalize import has_words, normalize_text
 from chatbot.prompting import render_prompt
 from chatbot.retrieval import Retriever, search_text
-from chatbot.screening import screen
+from chatbot.screening import screen_with
+from chatbot.semantic import SCREENER
 from chatbot.types import Delta, Done, Event, Query, Reply, Retrieval, Screening, SentenceCheck
 from chatbot.verification import SentenceCache, Verifier, build_evidence, stream_sentences
 
@@ -97,13 +98,14 @@ class Pipeline:
     def retriever(self) -> Retriever:
         with self._lock:
             if self._retriever is None:
-                self.knowledge = load_knowledge(self.settings.knowledge_dir)
+                self.knowledge = load_library(self.settings.library_dirs)  # curated + imported
                 for problem in self.knowledge.problems:
                     log.warning("knowledge file skipped: %s", problem)
-                self._index, self.index_info = ensure_index(self.settings.resolved_index_dir,
-                                                            self.knowledge.documents, self.embedder)
+                documents = documents_to_index(self.knowledge.documents, self.settings.exclude_overdue)
+                self._index, self.index_info = ensure_index(self.settings.resolved_index_dir, documents,
+                                                            self.embedder)
                 self._retriever = Retriever(self._index, self.embedder, self.settings.top_k,
-                                            self.settings.min_relevance, "en")
+                                            self.settings.min_relevance, "en", self.settings.embedder_languages)
                 self._cache = SentenceCache(self.embedder)
                 self._verifier = Verifier(self.embedder, self.settings.support_threshold, self.settings.min_coverage)
             return self._retriever
@@ -113,6 +115,8 @@ class Pipeline:
         self.retriever
         self.embedder.embed(["warm up"])
         detect_language("warm up the language profiles")
+        if self.settings.semantic_screening:
+            SCREENER.warm_up()
         warm = getattr(self.generator, "warm_up", None)
         if warm:
             warm()
@@ -127,7 +131,7 @@ class Pipeline:
     def stream(self, query: Query) -> Iterator[Event]:
         timer, draft = Timer(), _Draft()
         text = normalize_text(query.text)
-        screening = screen(text[:SCREEN_LIMIT])
+        screening = screen_with(text[:SCREEN_LIMIT], self.settings)
         timer.mark("screen")
         lang = self._language(text, query)
         timer.mark("language")
@@ -223,11 +227,8 @@ class Pipeline:
 
     # ------------------------------------------------------------------ helpers
     def _language(self, text: str, query: Query) -> str:
-        previous = [t.content for t in query.history if t.role == "user"]
-        fallback = query.locale or self.settings.default_language
-        if previous:
-            fallback = detect_language(previous[-1], fallback)
-        return detect_language(text, fallback)
+        earlier = [normalize_text(t.content) for t in query.history if t.role == "user"]
+        return reply_language(text, earlier, query.locale, self.settings.default_language)
 
     def _input_problem(self, text: str) -> str | None:
         if not text:
@@ -276,6 +277,7 @@ def _failing(checks: list[SentenceCheck], min_kept_ratio: float) -> bool:
 
 def safe_error_reply(query: Query, settings: Settings) -> Reply:
     """A reply for the error boundary: never a stack trace, always the emergency number."""
-    return Reply(question=query.text, text=messages.message("error", settings.default_language, settings),
-                 language=settings.default_language, route="fallback", flags=("internal_error",),
+    lang = query.locale if query.locale and messages.has_language(query.locale) else settings.default_language
+    return Reply(question=query.text, text=messages.message("error", lang, settings),
+                 language=lang, route="fallback", flags=("internal_error",),
                  timings_ms={"screen": 0.0, "retrieve": 0.0, "first_sentence": 0.0, "total": 0.0})

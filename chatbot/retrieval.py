@@ -12,6 +12,7 @@ from chatbot.types import Passage, Query, Retrieval
 
 RRF_K = 60
 CANDIDATES = 20
+LEXICAL_AGREEMENT = 1  # outside the embedder's languages, the best passage's topic must be the lexical best's
 FOLLOW_UP_WORDS = 8
 _FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|is it|are they|does it|do they|can it|y |pero |también|"
@@ -30,11 +31,12 @@ def search_text(query: Query, text: str) -> str:
 
 class Retriever:
     def __init__(self, index: KnowledgeIndex, embedder: Embedder, top_k: int = 3, min_relevance: float = 0.45,
-                 fallback_language: str = "en"):
+                 fallback_language: str = "en", dense_languages: tuple[str, ...] = ("en",)):
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         self.index, self.embedder = index, embedder
         self.top_k, self.min_relevance, self.fallback_language = top_k, min_relevance, fallback_language
+        self.dense_languages = dense_languages
 
     def retrieve(self, text: str, lang: str) -> Retrieval:
         vector = self.embedder.embed([text])[0]
@@ -45,14 +47,18 @@ class Retriever:
             li = self.index.languages.get(candidate_lang)
             if li is None:
                 continue
-            passages = self._rank(li, vector, query_tokens)
-            if passages and max(p.score for p in passages) >= self.min_relevance:
+            passages, lexical_top = self._rank(li, vector, query_tokens)
+            trusted = candidate_lang in self.dense_languages or (passages and passages[0].chunk.doc_id in lexical_top)
+            if passages and trusted and max(p.score for p in passages) >= self.min_relevance:
                 flags = ("english_source",) if candidate_lang != lang else ()
                 return Retrieval(passages, text, True, candidate_lang, flags)
             best = best or passages
         return Retrieval(best, text, False, lang)
 
-    def _rank(self, li: LanguageIndex, vector, query_tokens: list[str]) -> tuple[Passage, ...]:
+    def _rank(self, li: LanguageIndex, vector, query_tokens: list[str]) -> tuple[tuple[Passage, ...], set[str]]:
+        """The passages, and the topic the lexical search ranks highest. In a language the embedder was not
+        trained on, its cosines run high for unrelated text, so there the best passage must also come from the
+        lexical search's best topic to count as relevant."""
         dense = search_dense(li, vector, CANDIDATES)
         lexical = search_lexical(li, query_tokens, CANDIDATES)
         cosine = dict(dense)
@@ -68,4 +74,5 @@ class Retriever:
         # the relevance of the answer rests on its best passage; weaker ones are context only
         floor = max(cosine.values(), default=0.0) - 0.15
         chosen = [i for i in order if cosine[i] >= floor][: self.top_k]
-        return tuple(Passage(li.chunks[i], cosine[i], fused[i]) for i in chosen)
+        lexical_top = {li.chunks[i].doc_id for i, _ in lexical[:LEXICAL_AGREEMENT]}
+        return tuple(Passage(li.chunks[i], cosine[i], fused[i]) for i in chosen), lexical_top

@@ -30,6 +30,11 @@ como más pero muy ya si no qué cómo cuál cuando este esta estos estas ese es
 """.split())
 
 
+def latin_length(text: str) -> int:
+    """Length in Latin-letter terms: a Chinese character carries about as much as three Latin letters."""
+    return len(text) + 2 * sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case search tokens without stopwords; CJK runs give unigrams and bigrams."""
     out: list[str] = []

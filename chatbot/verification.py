@@ -19,7 +19,7 @@ import yaml
 import numpy as np
 
 from chatbot.embedding import Embedder
-from chatbot.text import clean_sentence, content_words, dose_units, numbers, split_sentences
+from chatbot.text import clean_sentence, content_words, dose_units, latin_length, numbers, split_sentences
 from chatbot.types import Passage, SentenceCheck
 
 DRUGS_FILE = Path(__file__).parent / "rules" / "drugs.yaml"
@@ -33,19 +33,19 @@ _DIAGNOSIS = re.compile(
     r" is probably| is likely| is most likely| is definitely|'?s definitely) (a |an )?(\w+ ){0,2}(infection|disease|disorder|syndrome|attack|allergy|virus|"
     r"flu|cold|cancer|diabetes|migraine|strep|uti|stroke|reaction)\b"
     r"|\b(sounds|seems|looks) like you (have|are having|might have|may have|could have)\b|\byou seem to have\b"
-    r"|\b(parece que|probablemente|seguramente) (usted )?tiene\b|你(可能|应该|大概|肯定)?(是|得了|患了)"
+    r"|\b(parece que|probablemente|seguramente) (usted )?tiene\b|(听起来)?[你您](可能|应该|大概|肯定)?(是|得了|患了|患有)"
     r"|\byour (diagnosis|condition) is\b|\byou'?re (having|suffering)\b"
-    r"|\b(usted )?tiene (usted )?(un|una) (infección|infeccion|enfermedad|caso)\b|你(得了|患有|有).{0,6}(病|症|炎)",
+    r"|\b(usted )?tiene (usted )?(un|una) (infección|infeccion|enfermedad|caso)\b|[你您](得了|患有|有).{0,6}(病|症|炎)",
     re.IGNORECASE,
 )
-_CONDITIONAL = re.compile(r"\b(if|when|whether|unless|until|once|while|because|people who|anyone who|si|cuando)\b",
-                          re.IGNORECASE)
+_CONDITIONAL = re.compile(r"\b(if|when|whether|unless|until|once|while|because|people who|anyone who|si|cuando)\b"
+                          r"|如果|假如|要是|一旦", re.IGNORECASE)
 
 
 def _diagnoses(text: str) -> bool:
     """Diagnosis wording that is not part of a condition ("if you have a fever, ..." only explains)."""
     for match in _DIAGNOSIS.finditer(text):
-        clause = text[: match.start()].split(",")[-1]
+        clause = re.split(r"[,，]", text[: match.start()])[-1]
         if not _CONDITIONAL.search(clause):
             return True
     return False
@@ -145,7 +145,7 @@ class Verifier:
 
     @staticmethod
     def _rule_failure(text: str, evidence: Evidence) -> str | None:
-        if len(text) < MIN_SENTENCE_CHARS or not any(ch.isalpha() for ch in text):
+        if latin_length(text) < MIN_SENTENCE_CHARS or not any(ch.isalpha() for ch in text):
             return "too_short"
         if _diagnoses(text):
             return "diagnosis"

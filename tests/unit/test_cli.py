@@ -216,6 +216,77 @@ def test_ingest_warns_about_topics_overdue_for_review(cli, tiny_knowledge: Path,
     assert f"overdue for review: {fever} (review_due 2021-01-15)" in capsys.readouterr().err
 
 
-def test_ingest_a_path_that_is_not_a_folder(cli, tmp_path: Path, capsys) -> None:
+def test_ingest_a_path_that_does_not_exist(cli, tmp_path: Path, capsys) -> None:
     assert main(["ingest", str(tmp_path / "missing")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert f"error: {tmp_path / 'missing'} does not exist." in capsys.readouterr().err
+
+
+SHINGLES_PAGE = """<html lang="en"><head><title>Shingles</title>
+<link rel="canonical" href="https://www.northside-clinic.example/shingles"></head><body>
+<nav><a href="/">Home</a> <a href="/visit">Plan your visit</a></nav>
+<main><h1>Shingles</h1>
+<h2>What shingles is</h2>
+<p>Shingles is a painful rash with blisters on one side of the body. It is caused by the chickenpox virus waking up
+again years after you had chickenpox.</p>
+<h2>Treatment</h2>
+<p>Antiviral medicine works best when it is started within three days of the rash. A shingles vaccine lowers the
+chance of getting shingles.</p></main>
+<footer>Northside Clinic. All rights reserved.</footer></body></html>
+"""
+
+
+def import_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "clinic-pages"
+    folder.mkdir()
+    (folder / "shingles.html").write_text(SHINGLES_PAGE, encoding="utf-8")
+    return folder
+
+
+def test_ingest_imports_files_reports_a_broken_one_and_indexes_both_libraries(cli, tmp_path: Path,
+                                                                              capsys) -> None:
+    folder = import_folder(tmp_path)
+    broken = folder / "topics.xml"
+    broken.write_text("<health-topics><health-topic title='Half", encoding="utf-8")
+    assert main(["ingest", str(folder)]) == 1  # something was skipped
+    captured = capsys.readouterr()
+    assert "imported: 1 added, 0 updated, 0 unchanged, 1 skipped" in captured.out
+    assert f"skipped {broken}: is not well-formed XML" in captured.err
+    assert "index built: 5 documents" in captured.out  # 4 curated + 1 imported
+    stored = tmp_path / "cache" / "imported" / "en" / "northside-clinic-example-shingles.md"
+    assert "origin: imported" in stored.read_text(encoding="utf-8")
+    broken.unlink()
+    assert main(["ingest", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "imported: 0 added, 0 updated, 1 unchanged, 0 skipped" in captured.out
+    assert "index loaded: 5 documents" in captured.out
+    assert main(["ingest"]) == 0 and "index loaded: 5 documents" in capsys.readouterr().out
+
+
+def test_ask_answers_from_imported_material_and_cites_its_link(cli, tmp_path: Path, capsys) -> None:
+    assert main(["ingest", str(import_folder(tmp_path))]) == 0
+    capsys.readouterr()
+    assert main(["ask", "--json", "What is shingles and what causes the shingles rash?"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    page_sentences = ("Shingles is a painful rash", "Antiviral medicine works best", "A shingles vaccine lowers")
+    assert record["route"] in ("answer", "fallback") and any(s in record["answer"] for s in page_sentences)
+    citation = record["citations"][0]
+    assert (citation["doc_id"], citation["title"], citation["url"]) == (
+        "northside-clinic-example-shingles", "Shingles", "https://www.northside-clinic.example/shingles")
+
+
+def test_ingest_leaves_overdue_topics_out_when_the_setting_says_so(cli, tiny_knowledge: Path, tmp_path: Path,
+                                                                   monkeypatch, capsys) -> None:
+    fever = tiny_knowledge / "en" / "fever.md"
+    fever.write_text(fever.read_text(encoding="utf-8").replace("last_reviewed: 2026-01-15", "last_reviewed: 2020-01-15")
+                     .replace("review_due: 2027-01-15", "review_due: 2021-01-15"), encoding="utf-8")
+    monkeypatch.setenv("CHATBOT_EXCLUDE_OVERDUE", "true")
+    assert main(["ingest"]) == 0
+    captured = capsys.readouterr()
+    assert f"overdue for review: {fever} (review_due 2021-01-15); left out of the index (exclude_overdue)" \
+        in captured.err
+    assert "index built: 3 documents" in captured.out
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert "en/fever" not in manifest["documents"]
+    monkeypatch.delenv("CHATBOT_EXCLUDE_OVERDUE")
+    assert main(["ingest"]) == 0 and "documents" in capsys.readouterr().out
+    assert "en/fever" in json.loads((tmp_path / "index" / "manifest.json").read_text())["documents"]

@@ -36,6 +36,19 @@ def test_index_dir_follows_cache_dir_unless_set() -> None:
     assert Settings.load({"CHATBOT_CACHE_DIR": "/c", "CHATBOT_INDEX_DIR": "/i"}).resolved_index_dir == Path("/i")
 
 
+def test_import_dir_follows_cache_dir_and_the_index_reads_both_libraries() -> None:
+    settings = Settings.load({"CHATBOT_CACHE_DIR": "/c", "CHATBOT_KNOWLEDGE_DIR": "/k"})
+    assert settings.resolved_import_dir == Path("/c/imported")
+    assert settings.library_dirs == (Path("/k"), Path("/c/imported"))
+    assert Settings.load({"CHATBOT_IMPORT_DIR": "/i"}).resolved_import_dir == Path("/i")
+
+
+@pytest.mark.parametrize("value, expected", [("true", True), ("1", True), ("no", False), ("", False)])
+def test_exclude_overdue_is_off_unless_set(value: str, expected: bool) -> None:
+    assert Settings().exclude_overdue is False
+    assert Settings.load({"CHATBOT_EXCLUDE_OVERDUE": value}).exclude_overdue is expected
+
+
 @pytest.mark.parametrize("name, value", [("TOP_K", "three"), ("PORT", "80.5"), ("MIN_RELEVANCE", "high"),
                                          ("OPENAI_RETRIES", "")])
 def test_a_bad_value_names_the_setting(name: str, value: str) -> None:

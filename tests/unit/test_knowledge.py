@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import KnowledgeError
-from chatbot.knowledge import MAX_CHUNK_WORDS, chunk_document, content_hash, load_knowledge, parse_document
+from chatbot.knowledge import (MAX_CHUNK_WORDS, chunk_document, content_hash, documents_to_index, load_knowledge,
+                               load_library, overdue, parse_document)
 
 GOOD = """\
 ---
@@ -85,6 +86,7 @@ BROKEN = [
      "review_due"),
     ("no sections", lambda t: t.replace("## ", ""), "body"),
     ("aliases not a list", lambda t: t.replace("language: en", "language: en\naliases: feverish"), "aliases"),
+    ("unknown origin", lambda t: t.replace("language: en", "language: en\norigin: scraped"), "origin"),
 ]
 
 
@@ -159,3 +161,57 @@ def test_a_timestamp_instead_of_a_date_is_never_raised(tmp_path: Path) -> None:
     reported = [p for p in report.problems if p.field == "last_reviewed"]
     assert reported or type(fever[0].last_reviewed) is datetime.date
     assert [d.doc_id for d in report.documents if d.doc_id == "asthma"] == ["asthma"]
+
+
+# ---------------------------------------------------------------------------------------------- origin, review dates
+def test_an_imported_document_says_so_in_its_front_matter(tmp_path: Path) -> None:
+    text = GOOD.format(doc_id="fever").replace("language: en", "language: en\norigin: imported")
+    doc = parse_document(write(tmp_path, "en/fever.md", text))
+    assert doc.origin == "imported"
+    assert all(chunk.origin == "imported" for chunk in chunk_document(doc))
+    assert content_hash(doc) != content_hash(parse_document(write(tmp_path, "es/fever.md", GOOD.format(
+        doc_id="fever").replace("language: en", "language: es"))))
+
+
+def dated(root: Path, doc_id: str, reviewed: str, due: str) -> Path:
+    return write(root, f"en/{doc_id}.md", GOOD.format(doc_id=doc_id).replace("2026-01-15", reviewed)
+                 .replace("2027-01-15", due))
+
+
+def test_overdue_lists_documents_past_their_review_date_oldest_first(tmp_path: Path) -> None:
+    dated(tmp_path, "asthma", "2025-01-10", "2026-01-10")
+    dated(tmp_path, "fever", "2024-03-01", "2025-03-01")
+    dated(tmp_path, "cough", "2026-01-15", "2027-01-15")
+    dated(tmp_path, "cold", "2025-06-30", "2026-06-30")  # due on the day itself: not overdue yet
+    docs = load_knowledge(tmp_path).documents
+    assert [d.doc_id for d in overdue(docs, datetime.date(2026, 6, 30))] == ["fever", "asthma"]
+    assert [d.doc_id for d in overdue(docs, datetime.date(2024, 1, 1))] == []
+
+
+def test_overdue_is_relative_to_today_by_default(tmp_path: Path) -> None:
+    dated(tmp_path, "fever", "2019-01-01", "2020-01-01")
+    dated(tmp_path, "cough", "2026-01-15", "2099-01-15")
+    assert [d.doc_id for d in overdue(load_knowledge(tmp_path).documents)] == ["fever"]
+
+
+def test_documents_to_index_leaves_overdue_ones_out_only_when_asked(tmp_path: Path) -> None:
+    dated(tmp_path, "asthma", "2025-01-10", "2026-01-10")
+    dated(tmp_path, "cough", "2026-01-15", "2027-01-15")
+    docs = load_knowledge(tmp_path).documents
+    today = datetime.date(2026, 6, 1)
+    assert [d.doc_id for d in documents_to_index(docs, False, today)] == ["asthma", "cough"]
+    assert [d.doc_id for d in documents_to_index(docs, True, today)] == ["cough"]
+
+
+def test_load_library_joins_folders_and_reports_an_id_loaded_twice(tmp_path: Path, tiny_knowledge: Path) -> None:
+    imported = tmp_path / "imported"
+    write(imported, "en/wound-care.md", GOOD.format(doc_id="wound-care").replace("language: en",
+                                                                                 "language: en\norigin: imported"))
+    twice = write(imported, "en/fever.md", GOOD.format(doc_id="fever"))
+    report = load_library([tiny_knowledge, imported, tmp_path / "not-there"])
+    assert sorted((d.language, d.doc_id, d.origin) for d in report.documents) == [
+        ("en", "asthma", "curated"), ("en", "fever", "curated"), ("en", "high-blood-pressure", "curated"),
+        ("en", "wound-care", "imported"), ("es", "fever", "curated")]
+    [problem] = report.problems
+    assert (problem.path, problem.field) == (str(twice), "id")
+    assert f"already loaded from {tiny_knowledge / 'en' / 'fever.md'}" in str(problem)

@@ -361,3 +361,33 @@ def test_a_first_sentence_that_points_back_to_nothing_is_not_shown(make_pipeline
     shown, reply = run(pipeline, FEVER_QUESTION)
     assert not reply.text.startswith("It ")
     assert reply.checks[0].reason == "dangling_reference"
+
+
+def test_overdue_topics_are_left_out_of_the_index_only_when_the_setting_says_so(make_pipeline, tiny_knowledge,
+                                                                                scripted) -> None:
+    fever = tiny_knowledge / "en" / "fever.md"
+    fever.write_text(fever.read_text(encoding="utf-8").replace("2026-01-15", "2020-01-15")
+                     .replace("2027-01-15", "2021-01-15"), encoding="utf-8")
+    kept = make_pipeline(scripted(GROUNDED))
+    _, reply = run(kept, FEVER_QUESTION)
+    assert kept.index_info.document_count == 4
+    assert (reply.citations[0].doc_id, reply.language) == ("fever", "en") and GROUNDED in reply.text
+    left_out = make_pipeline(scripted(GROUNDED), exclude_overdue=True, index_dir=tiny_knowledge.parent / "index2")
+    _, reply = run(left_out, FEVER_QUESTION)
+    assert left_out.index_info.document_count == 3 and len(left_out.knowledge.documents) == 4
+    assert GROUNDED not in reply.text
+    assert "fever" not in [c.doc_id for c in reply.citations], reply
+
+
+def test_the_pipeline_answers_from_imported_material_too(make_pipeline, settings, scripted) -> None:
+    imported = settings.resolved_import_dir / "en"
+    imported.mkdir(parents=True)
+    (imported / "shingles.md").write_text(
+        "---\nid: shingles\ntitle: Shingles\nlanguage: en\nsummary: A painful rash.\norigin: imported\n"
+        "sources:\n  - {title: Shingles, url: 'https://medlineplus.gov/shingles.html', publisher: MedlinePlus}\n"
+        "last_reviewed: 2026-11-01\nreview_due: 2027-11-01\n---\n\n## What it is\n"
+        "Shingles is a painful rash with blisters caused by the chickenpox virus.\n", encoding="utf-8")
+    pipeline = make_pipeline(scripted("Shingles is a painful rash with blisters caused by the chickenpox virus."))
+    _, reply = run(pipeline, "What is shingles?")
+    assert reply.route in ("answer", "fallback") and "chickenpox virus" in reply.text
+    assert (reply.citations[0].doc_id, reply.citations[0].url) == ("shingles", "https://medlineplus.gov/shingles.html")

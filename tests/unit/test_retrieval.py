@@ -107,3 +107,14 @@ def test_a_new_long_question_is_searched_on_its_own() -> None:
 
 def test_without_history_the_question_is_searched_as_is() -> None:
     assert search_text(Query("what about for children?"), "what about for children?") == "what about for children?"
+
+
+def test_outside_the_embedders_languages_a_cosine_alone_is_not_enough(tiny_knowledge: Path, embedder) -> None:
+    """An English-trained embedder scores unrelated Spanish text high; the lexical search must agree on the topic."""
+    index = build_index(load_knowledge(tiny_knowledge).documents, embedder)
+    trusting = Retriever(index, embedder, min_relevance=0.0, dense_languages=("en", "es"))
+    careful = Retriever(index, embedder, min_relevance=0.0, dense_languages=("en",))
+    assert trusting.retrieve("oxicodona en la orina", "es").language == "es"  # the Spanish fever topic, wrongly
+    assert careful.retrieve("oxicodona en la orina", "es").language != "es"  # on to English, if anything
+    found = careful.retrieve("¿qué hago con la fiebre?", "es")
+    assert found.relevant and found.passages[0].chunk.doc_id == "fever"

@@ -1,0 +1,36 @@
+"""The chat page: labels and examples in the patient's language, the host page's `?lang=`, stable element ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatbot import messages
+from chatbot.config import Settings
+from chatbot.ui import build_ui, page_locale, page_texts
+
+
+@pytest.mark.parametrize("value, lang", [("es", "es"), ("es-MX", "es"), ("ZH_cn", "zh"), ("hi", "hi"),
+                                         (" en ", "en"), ("", None), (None, None), ("<script>", None),
+                                         ("e", None), ("español", None)])
+def test_the_host_pages_lang_parameter(value, lang) -> None:
+    assert page_locale(value) == lang
+
+
+@pytest.mark.parametrize("lang, send", [("en", "Send"), ("es", "Enviar"), ("zh", "发送"), ("hi", "भेजें")])
+def test_page_texts_are_in_the_language(lang: str, send: str) -> None:
+    settings = Settings(emergency_numbers={"es": "112"})
+    texts = page_texts(lang, settings)
+    assert texts["send"] == send
+    assert texts["notice"] == messages.message("notice", lang, settings)
+    assert texts["examples"] == [[q] for q in messages.examples(lang)]
+    assert ("112" in texts["notice"]) == (lang == "es")
+
+
+def test_a_language_without_a_catalogue_gets_english_labels() -> None:
+    assert page_texts("fr", Settings()) == page_texts("en", Settings())
+
+
+def test_the_page_keeps_its_element_ids() -> None:
+    demo = build_ui(service=None, settings=Settings())  # the service is only used when a question is sent
+    ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
+    assert {"chat", "question", "send", "start-over", "notice", "examples"} <= ids
