@@ -44,6 +44,7 @@ class RuleBook:
     mention: tuple[re.Pattern[str], ...] = ()
     support: tuple[re.Pattern[str], ...] = ()
     present: tuple[re.Pattern[str], ...] = ()
+    general: tuple[re.Pattern[str], ...] = ()
 
 
 def _compile(patterns: list[str] | None) -> tuple[re.Pattern[str], ...]:
@@ -68,7 +69,7 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
     )
     return RuleBook(rules, _compile(data["educational"]), _compile(data["personal"]), _compile(data["resolved"]),
                     _compile(data.get("history")), _compile(data.get("mention")), _compile(data.get("support")),
-                    _compile(data.get("present")))
+                    _compile(data.get("present")), _compile(data.get("general")))
 
 
 def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener | None = SCREENER,
@@ -79,7 +80,7 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
     lowered = text.lower()
     educational_only = _matches(book.educational, lowered) and not _matches(book.personal, lowered)
     elsewhere = (_matches(book.history, lowered) or _matches(book.mention, lowered)
-                 or _matches(book.support, lowered)) and (not _matches(book.present, lowered)
+                 or _matches(book.support, lowered) or _matches(book.general, lowered)) and (not _matches(book.present, lowered)
                                                           or _matches(book.resolved, lowered))
     not_now = educational_only or elsewhere  # nothing is happening to anyone now: teach, do not escalate
     decided = None
@@ -100,7 +101,7 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
         allowed = ESCALATING if decided is not None else ESCALATING | {"refuse"}
         if not_now:
             allowed = allowed - ESCALATING
-        if _matches(book.educational, lowered):  # a question about signs, causes, treatment is taught
+        if _matches(book.educational, lowered) or _matches(book.general, lowered):  # taught, not refused
             allowed = allowed - {"refuse"}
         if verdict.probability >= threshold and verdict.label in allowed:
             if verdict.label == "emergency" and _matches(book.resolved, lowered):
