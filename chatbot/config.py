@@ -67,7 +67,7 @@ class Settings:
     default_language: str = "en"
     max_question_chars: int = 2000
     semantic_screening: bool = True  # the classifier layer after the rules (chatbot/semantic.py)
-    semantic_threshold: float = 0.5  # its probability needed to escalate or refuse
+    semantic_threshold: float = 0.5  # its probability needed to escalate
     # web
     host: str = "127.0.0.1"
     port: int = 7860

@@ -14,6 +14,7 @@ from chatbot.types import Route, Screening
 
 RULES_FILE = Path(__file__).parent / "rules" / "screening.yaml"
 ESCALATING: frozenset[str] = frozenset({"emergency", "crisis", "urgent"})
+SEMANTIC_REFUSE_THRESHOLD = 0.85
 SEMANTIC_THRESHOLD = 0.5  # chosen by 5-fold cross-validation on the exemplar bank (see README, Safety)
 
 
@@ -96,13 +97,14 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
         break
     if decided is not None and (decided.route != "answer" or semantic is None):
         return decided
-    if semantic is not None and text.strip():
+    if semantic is not None and _long_enough(text):
         verdict = semantic.verdict(text)
-        allowed = ESCALATING if decided is not None else ESCALATING | {"refuse"}
-        if not_now:
-            allowed = allowed - ESCALATING
-        if _matches(book.educational, lowered) or _matches(book.general, lowered):  # taught, not refused
-            allowed = allowed - {"refuse"}
+        allowed = frozenset() if not_now else ESCALATING
+        # Refusing needs more certainty than escalating: at 0.5 the classifier refused 5 of 200 real patient
+        # questions (K-QA: "would you recommend trying Lexapro first?"), and a wrongly refused patient gets nothing.
+        if decided is None and verdict.label == "refuse" and verdict.probability >= SEMANTIC_REFUSE_THRESHOLD \
+                and not (_matches(book.educational, lowered) or _matches(book.general, lowered)):
+            return Screening("refuse", ("semantic",), "semantic:refuse", "refuse")
         if verdict.probability >= threshold and verdict.label in allowed:
             if verdict.label == "emergency" and _matches(book.resolved, lowered):
                 return Screening("urgent", ("semantic", "resolved_symptoms"), "semantic:emergency", "urgent")
@@ -114,6 +116,12 @@ def screen_with(text: str, settings) -> Screening:
     """`screen` as the settings configure it."""
     return screen(text, semantic=SCREENER if settings.semantic_screening else None,
                   threshold=settings.semantic_threshold)
+
+
+def _long_enough(text: str) -> bool:
+    """The classifier guesses on a few words ("am I contagious?" scored as a crisis): it needs 4 words or more
+    (6 Han characters). Short emergencies ("cant breathe", "chest pain") are the rules' job."""
+    return len(re.findall(r"\w+", text)) >= 4 or len(re.findall(r"[\u4e00-\u9fff]", text)) >= 6
 
 
 def _matches(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
