@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import yaml
 
 from chatbot.errors import ImportProblem, KnowledgeError
-from chatbot.knowledge import content_hash, parse_document, parse_text
+from chatbot.knowledge import content_hash, first_line, parse_document, parse_text
 from chatbot.types import Document, Source
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ def _xml(path: Path) -> Iterator[Material | ImportProblem]:
     try:
         root = etree.parse(str(path), parser).getroot()
     except (etree.XMLSyntaxError, OSError) as error:
-        raise ImportProblem(str(path), f"is not well-formed XML ({_first_line(error)})") from None
+        raise ImportProblem(str(path), f"is not well-formed XML ({first_line(error)})") from None
     if root.tag in ("health-topics", "health-topic"):
         return _medlineplus(root, path)
     if root.find("QAPairs") is not None or root.find("qaPairs") is not None:  # MedQuAD: <Document>, <DiseaseFile>,
@@ -443,7 +443,3 @@ def _detect(text: str) -> str:
     from chatbot.language import detect_language
 
     return detect_language(text[:3000], "en")
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__

@@ -84,7 +84,7 @@ def parse_text(raw: str, path: Path, origin: str = "curated") -> Document:
     try:
         meta = yaml.safe_load(match.group(1))
     except yaml.YAMLError as error:
-        raise KnowledgeError(str(path), "front matter", f"invalid YAML ({_first_line(error)})") from None
+        raise KnowledgeError(str(path), "front matter", f"invalid YAML ({first_line(error)})") from None
     if not isinstance(meta, dict):
         raise KnowledgeError(str(path), "front matter", "must be a mapping of fields")
     return _document(path, meta, match.group(2), origin)
@@ -155,8 +155,9 @@ def _sources(meta: dict[str, Any], path: str) -> tuple[Source, ...]:
     return tuple(sources)
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+def first_line(error: Exception) -> str:
+    """The first line of an error's message (its class name when it has none), for one-line reports."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
 
 
 def chunk_document(doc: Document) -> list[Chunk]:

@@ -79,9 +79,10 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
     semantic layer may still escalate (or refuse, when no rule fired at all)."""
     book = rules or load_rules()
     lowered = text.lower()
-    educational_only = _matches(book.educational, lowered) and not _matches(book.personal, lowered)
+    educational, general = _matches(book.educational, lowered), _matches(book.general, lowered)
+    educational_only = educational and not _matches(book.personal, lowered)
     elsewhere = (_matches(book.history, lowered) or _matches(book.mention, lowered)
-                 or _matches(book.support, lowered) or _matches(book.general, lowered)) and (not _matches(book.present, lowered)
+                 or _matches(book.support, lowered) or general) and (not _matches(book.present, lowered)
                                                           or _matches(book.resolved, lowered))
     not_now = educational_only or elsewhere  # nothing is happening to anyone now: teach, do not escalate
     decided = None
@@ -103,7 +104,7 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
         # Refusing needs more certainty than escalating: at 0.5 the classifier refused 5 of 200 real patient
         # questions (K-QA: "would you recommend trying Lexapro first?"), and a wrongly refused patient gets nothing.
         if decided is None and verdict.label == "refuse" and verdict.probability >= SEMANTIC_REFUSE_THRESHOLD \
-                and not (_matches(book.educational, lowered) or _matches(book.general, lowered)):
+                and not (educational or general):
             return Screening("refuse", ("semantic",), "semantic:refuse", "refuse")
         if verdict.probability >= threshold and verdict.label in allowed:
             if verdict.label == "emergency" and _matches(book.resolved, lowered):

@@ -64,7 +64,8 @@ class SemanticScreener:
     def _load(self):
         with self._lock:
             if self._model is None:
-                self._model = self._cached() or self._train()
+                path = self.cache_dir / f"semantic-{self._key()}.pkl"  # exemplars are read for the key once
+                self._model = self._cached(path) or self._train(path)
         return self._model
 
     def _key(self) -> str:
@@ -75,20 +76,19 @@ class SemanticScreener:
             digest.update(path.name.encode() + path.read_bytes())
         return digest.hexdigest()[:16]
 
-    def _cached(self):
+    @staticmethod
+    def _cached(path: Path):
         """A model trained earlier on the same exemplars with the same scikit-learn (it is our own file)."""
-        path = self.cache_dir / f"semantic-{self._key()}.pkl"
         try:
             return pickle.loads(path.read_bytes()) if path.is_file() else None
         except Exception as error:  # a truncated or foreign file: train again
             log.warning("ignoring the cached screening model %s (%s)", path, error.__class__.__name__)
             return None
 
-    def _train(self):
+    def _train(self, path: Path):
         model = build_model(self.c).fit(*load_exemplars(self.folder))
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            path = self.cache_dir / f"semantic-{self._key()}.pkl"
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(pickle.dumps(model))
             tmp.replace(path)

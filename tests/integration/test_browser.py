@@ -3,7 +3,6 @@ start over. Also saves the screenshot the README shows."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,18 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 ANSWER_TIMEOUT_MS = 120_000
 SOURCE_LINK = '#chat a[href^="https://"]'
 
 
 @pytest.fixture(scope="module")
-def page(live_server: str):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[dev]')")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not executable:
-        pytest.skip("Chromium is not installed: run `make browser` (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(live_server + "/", wait_until="domcontentloaded")
-        yield page
-        context.close()
-        browser.close()
+def page(browser, live_server: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(live_server + "/", wait_until="domcontentloaded")
+    yield page
+    context.close()
 
 
 def test_the_page_says_ai_not_a_clinician_and_911(page):

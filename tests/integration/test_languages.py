@@ -3,7 +3,6 @@ language too."""
 
 from __future__ import annotations
 
-import shutil
 
 import httpx
 import pytest
@@ -48,19 +47,6 @@ def test_a_hindi_question_is_told_in_hindi_what_it_gets(real_pipeline: Pipeline,
 def test_the_api_lang_field_decides_a_short_message(http: httpx.Client) -> None:
     record = http.post("/api/v1/chat", json={"question": "ok", "lang": "es"}).json()
     assert record["language"] == "es", record
-
-
-@pytest.fixture(scope="module")
-def browser(live_server: str):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[dev]')")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not executable:
-        pytest.skip("Chromium is not installed: run `make browser` (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
 
 
 def test_the_page_follows_the_hosts_lang_and_then_the_conversation(browser, live_server: str,
