@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from chatbot.types import Route, Screening
 RULES_FILE = Path(__file__).parent / "rules" / "screening.yaml"
 ESCALATING: frozenset[str] = frozenset({"emergency", "crisis", "urgent"})
 SEMANTIC_REFUSE_THRESHOLD = 0.85
+UNANCHORED_THRESHOLD = 0.75  # for an escalation with no word of its topic (see `anchors` in screening.yaml)
 SEMANTIC_THRESHOLD = 0.5  # chosen by 5-fold cross-validation on the exemplar bank (see README, Safety)
 
 
@@ -46,6 +47,14 @@ class RuleBook:
     support: tuple[re.Pattern[str], ...] = ()
     present: tuple[re.Pattern[str], ...] = ()
     general: tuple[re.Pattern[str], ...] = ()
+    frames: tuple[re.Pattern[str], ...] = ()  # taken out before the `personal` test
+    debunk: tuple[re.Pattern[str], ...] = ()  # a myth or claim to check: harmful-request rules do not refuse it
+    negated: tuple[re.Pattern[str], ...] = ()  # "no fever": taken out before the rules look for symptoms
+    anchors: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)  # topic words, per label
+
+    @property
+    def anchor_patterns(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(p for patterns in self.anchors.values() for p in patterns)
 
 
 def _compile(patterns: list[str] | None) -> tuple[re.Pattern[str], ...]:
@@ -70,7 +79,9 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
     )
     return RuleBook(rules, _compile(data["educational"]), _compile(data["personal"]), _compile(data["resolved"]),
                     _compile(data.get("history")), _compile(data.get("mention")), _compile(data.get("support")),
-                    _compile(data.get("present")), _compile(data.get("general")))
+                    _compile(data.get("present")), _compile(data.get("general")), _compile(data.get("frames")),
+                    _compile(data.get("debunk")), _compile(data.get("negated")),
+                    {label: _compile(patterns) for label, patterns in (data.get("anchors") or {}).items()})
 
 
 def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener | None = SCREENER,
@@ -80,16 +91,18 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
     book = rules or load_rules()
     lowered = text.lower()
     educational, general = _matches(book.educational, lowered), _matches(book.general, lowered)
-    educational_only = educational and not _matches(book.personal, lowered)
+    educational_only = educational and not _matches(book.personal, _without(book.frames, lowered))
     elsewhere = (_matches(book.history, lowered) or _matches(book.mention, lowered)
                  or _matches(book.support, lowered) or general) and (not _matches(book.present, lowered)
                                                           or _matches(book.resolved, lowered))
     not_now = educational_only or elsewhere  # nothing is happening to anyone now: teach, do not escalate
-    decided = None
+    decided, findings = None, _without(book.negated, lowered)
     for rule in book.rules:
-        if not rule.fires(lowered):
+        if not rule.fires(findings):
             continue
         if rule.route in ESCALATING and not_now and not rule.always:
+            continue
+        if rule.flag == "harmful" and _matches(book.debunk, lowered):
             continue
         flags = (rule.flag,) if rule.flag else ()
         if rule.route == "emergency" and not rule.keep_when_resolved and _matches(book.resolved, lowered):
@@ -101,12 +114,16 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
     if semantic is not None and _long_enough(text):
         verdict = semantic.verdict(text)
         allowed = frozenset() if not_now else ESCALATING
+        if decided is not None:  # a question about a diagnosis or a dose: the rules found no red flag in it
+            allowed = allowed & {"urgent"}
         # Refusing needs more certainty than escalating: at 0.5 the classifier refused 5 of 200 real patient
         # questions (K-QA: "would you recommend trying Lexapro first?"), and a wrongly refused patient gets nothing.
         if decided is None and verdict.label == "refuse" and verdict.probability >= SEMANTIC_REFUSE_THRESHOLD \
                 and not (educational or general):
             return Screening("refuse", ("semantic",), "semantic:refuse", "refuse")
-        if verdict.probability >= threshold and verdict.label in allowed:
+        anchored = _matches(book.anchor_patterns, lowered)
+        needed = threshold if anchored or verdict.label not in book.anchors else max(threshold, UNANCHORED_THRESHOLD)
+        if verdict.probability >= needed and verdict.label in allowed:
             if verdict.label == "emergency" and _matches(book.resolved, lowered):
                 return Screening("urgent", ("semantic", "resolved_symptoms"), "semantic:emergency", "urgent")
             return Screening(verdict.label, ("semantic",), f"semantic:{verdict.label}", verdict.label)
@@ -123,6 +140,12 @@ def _long_enough(text: str) -> bool:
     """The classifier guesses on a few words ("am I contagious?" scored as a crisis): it needs 4 words or more
     (6 Han characters). Short emergencies ("cant breathe", "chest pain") are the rules' job."""
     return len(re.findall(r"\w+", text)) >= 4 or len(re.findall(r"[\u4e00-\u9fff]", text)) >= 6
+
+
+def _without(patterns: tuple[re.Pattern[str], ...], text: str) -> str:
+    for pattern in patterns:
+        text = pattern.sub(" ", text)
+    return text
 
 
 def _matches(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
