@@ -16,6 +16,7 @@ from chatbot.embedding import Embedder, embedder_from_settings
 from chatbot.errors import GenerationError, ModelMissingError
 from chatbot.fallback import extract_answer, starts_with_reference
 from chatbot.generation import Generator, make_generator
+from chatbot.glossary import load_glossaries
 from chatbot.index import IndexInfo, KnowledgeIndex, ensure_index
 from chatbot.knowledge import LoadReport, documents_to_index, load_library
 from chatbot.language import detect_language, reply_language
@@ -105,7 +106,8 @@ class Pipeline:
                 self._index, self.index_info = ensure_index(self.settings.resolved_index_dir, documents,
                                                             self.embedder)
                 self._retriever = Retriever(self._index, self.embedder, self.settings.top_k,
-                                            self.settings.min_relevance, "en", self.settings.embedder_languages)
+                                            self.settings.min_relevance, "en", self.settings.embedder_languages,
+                                            load_glossaries())
                 self._cache = SentenceCache(self.embedder)
                 self._verifier = Verifier(self.embedder, self.settings.support_threshold, self.settings.min_coverage)
             return self._retriever
@@ -162,7 +164,8 @@ class Pipeline:
         if "english_source" in retrieval.flags:
             yield draft.add(self._say("english_source", lang), paragraph=bool(draft.parts))
         evidence = build_evidence(retrieval.passages, self._cache)
-        question_vector = self.embedder.embed([text])[0]
+        # searched through the glossary: the English search words stand for the question
+        question_vector = self.embedder.embed([retrieval.search_text if "glossary" in retrieval.flags else text])[0]
         writes = lang in self.settings.generator_languages and retrieval.language in self.settings.generator_languages
         prompt, used = None, []
         if writes:

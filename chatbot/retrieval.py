@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from chatbot.embedding import Embedder
+from chatbot.glossary import Glossary
 from chatbot.index import KnowledgeIndex, LanguageIndex, search_dense, search_lexical
 from chatbot.text import tokens
 from chatbot.types import Passage, Query, Retrieval
@@ -31,12 +32,14 @@ def search_text(query: Query, text: str) -> str:
 
 class Retriever:
     def __init__(self, index: KnowledgeIndex, embedder: Embedder, top_k: int = 3, min_relevance: float = 0.45,
-                 fallback_language: str = "en", dense_languages: tuple[str, ...] = ("en",)):
+                 fallback_language: str = "en", dense_languages: tuple[str, ...] = ("en",),
+                 glossaries: dict[str, Glossary] | None = None):
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         self.index, self.embedder = index, embedder
         self.top_k, self.min_relevance, self.fallback_language = top_k, min_relevance, fallback_language
         self.dense_languages = dense_languages
+        self.glossaries = glossaries or {}  # language -> English search words, for languages we hold no guidance in
 
     def retrieve(self, text: str, lang: str) -> Retrieval:
         vector = self.embedder.embed([text])[0]
@@ -47,11 +50,17 @@ class Retriever:
             li = self.index.languages.get(candidate_lang)
             if li is None:
                 continue
-            passages, lexical_top = self._rank(li, vector, query_tokens)
+            searched, search_vector, search_tokens, via = text, vector, query_tokens, ()
+            if candidate_lang != lang and lang in self.glossaries and candidate_lang == "en":
+                searched = self.glossaries[lang].translate(text)
+                if not searched:
+                    continue
+                search_vector, search_tokens, via = self.embedder.embed([searched])[0], tokens(searched), ("glossary",)
+            passages, lexical_top = self._rank(li, search_vector, search_tokens)
             trusted = candidate_lang in self.dense_languages or (passages and passages[0].chunk.doc_id in lexical_top)
             if passages and trusted and max(p.score for p in passages) >= self.min_relevance:
-                flags = ("english_source",) if candidate_lang != lang else ()
-                return Retrieval(passages, text, True, candidate_lang, flags)
+                flags = ("english_source",) + via if candidate_lang != lang else ()
+                return Retrieval(passages, searched, True, candidate_lang, flags)
             best = best or passages
         return Retrieval(best, text, False, lang)
 

@@ -32,16 +32,22 @@ def test_a_question_is_answered_in_its_language_with_a_citation(real_pipeline: P
     assert all(c.url.startswith("https://") for c in reply.citations)
 
 
-def test_a_hindi_question_is_told_in_hindi_what_it_gets(real_pipeline: Pipeline, real_settings: Settings) -> None:
-    """We hold no Hindi guidance: English guidance with a Hindi notice that says so, or the Hindi no-answer."""
+def test_a_hindi_question_gets_english_guidance_and_is_told_so_in_hindi(real_pipeline: Pipeline,
+                                                                      real_settings: Settings) -> None:
+    """We hold no Hindi guidance: the glossary finds the English topic, and a Hindi notice says the source is
+    English."""
     reply = real_pipeline.answer(Query("मुझे हाई ब्लड प्रेशर है, मैं इसे कैसे कम करूँ?"))
-    assert reply.language == "hi"
-    if reply.route == "no_answer":
-        assert reply.text == messages.message("no_answer", "hi", real_settings)
-    else:
-        assert "english_source" in reply.flags, reply.flags
-        assert reply.text.startswith(messages.message("english_source", "hi", real_settings))
-        assert reply.citations
+    assert (reply.language, reply.route) == ("hi", "answer"), (reply.route, reply.flags)
+    assert {"english_source", "glossary"} <= set(reply.flags), reply.flags
+    assert reply.text.startswith(messages.message("english_source", "hi", real_settings))
+    assert "high-blood-pressure" in {c.doc_id for c in reply.citations}, reply.citations
+
+
+def test_a_hindi_question_on_a_topic_we_lack_gets_the_hindi_no_answer(real_pipeline: Pipeline,
+                                                                       real_settings: Settings) -> None:
+    reply = real_pipeline.answer(Query("इस गोली का रंग क्या है?"))  # "what colour is this pill?": no topic named
+    assert (reply.language, reply.route) == ("hi", "no_answer")
+    assert reply.text == messages.message("no_answer", "hi", real_settings)
 
 
 def test_the_api_lang_field_decides_a_short_message(http: httpx.Client) -> None:

@@ -118,3 +118,19 @@ def test_outside_the_embedders_languages_a_cosine_alone_is_not_enough(tiny_knowl
     assert careful.retrieve("oxicodona en la orina", "es").language != "es"  # on to English, if anything
     found = careful.retrieve("¿qué hago con la fiebre?", "es")
     assert found.relevant and found.passages[0].chunk.doc_id == "fever"
+
+
+def test_a_language_without_guidance_is_searched_in_english_through_its_glossary(tiny_knowledge: Path,
+                                                                                  embedder) -> None:
+    from chatbot.glossary import Glossary
+
+    index = build_index(load_knowledge(tiny_knowledge).documents, embedder)
+    hindi = Glossary((("बुखार", "fever"), ("रक्तचाप", "high blood pressure")), (("कम", "lower"),))
+    retriever = Retriever(index, embedder, top_k=3, min_relevance=MIN_RELEVANCE, glossaries={"hi": hindi})
+    result = retriever.retrieve("रक्तचाप कैसे कम करें", "hi")
+    assert result.relevant and result.language == "en"
+    assert result.flags == ("english_source", "glossary")
+    assert result.search_text == "high blood pressure lower"
+    assert result.passages[0].chunk.doc_id == "high-blood-pressure"
+    nothing = retriever.retrieve("यह क्या है", "hi")  # names no term: not searched at all
+    assert not nothing.relevant
