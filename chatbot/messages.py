@@ -28,6 +28,11 @@ def has_language(lang: str) -> bool:
     return bool(_catalogue(lang))
 
 
+def has_message(key: str, lang: str) -> bool:
+    """Whether `lang`'s own catalogue has `key` (optional texts are shown only in the patient's language)."""
+    return bool(_catalogue(lang).get(key))
+
+
 def message(key: str, lang: str, settings: Settings, **values: Any) -> str:
     """The text for `key` in `lang` (English when that language lacks it), with the numbers for `lang` filled in."""
     template = _catalogue(lang).get(key) or _catalogue(FALLBACK_LANGUAGE)[key]

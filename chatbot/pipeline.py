@@ -139,6 +139,8 @@ class Pipeline:
         timer.mark("language")
         if screening.route in EARLY_ROUTES:
             yield draft.add(self._say(screening.reply_key, lang))
+            if screening.first_aid and messages.has_message(screening.first_aid, lang):
+                yield draft.add(self._say(screening.first_aid, lang), paragraph=True)
             yield self._done(query, draft, lang, screening.route, screening.flags, timer)
             return
         problem = self._input_problem(text)

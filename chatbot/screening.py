@@ -29,6 +29,7 @@ class ScreeningRule:
     flag: str | None = None
     always: bool = False  # fires on general ("educational") wording too
     keep_when_resolved: bool = False  # "it's fine now" does not turn it into `urgent`
+    first_aid: str | None = None  # catalogue key shown after the emergency reply
 
     def fires(self, text: str) -> bool:
         if not any(p.search(text) for p in self.any_of):
@@ -74,6 +75,7 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
             flag=r.get("flag"),
             always=bool(r.get("always")),
             keep_when_resolved=bool(r.get("keep_when_resolved")),
+            first_aid=r.get("first_aid"),
         )
         for r in data["rules"]
     )
@@ -107,7 +109,7 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
         flags = (rule.flag,) if rule.flag else ()
         if rule.route == "emergency" and not rule.keep_when_resolved and _matches(book.resolved, lowered):
             return Screening("urgent", flags + ("resolved_symptoms",), rule.rule_id, "urgent")
-        decided = Screening(rule.route, flags, rule.rule_id, rule.reply_key)
+        decided = Screening(rule.route, flags, rule.rule_id, rule.reply_key, rule.first_aid)
         break
     if decided is not None and (decided.route != "answer" or semantic is None):
         return decided

@@ -30,6 +30,7 @@ class Screening:
     flags: tuple[str, ...] = ()
     rule_id: str | None = None  # which rule fired, for staff and tests
     reply_key: str | None = None  # the catalogue message to show (emergency, crisis, urgent, refuse...)
+    first_aid: str | None = None  # catalogue key: what to do while waiting, where a public source says so
 
 
 @dataclass(frozen=True)

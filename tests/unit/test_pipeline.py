@@ -62,8 +62,28 @@ def test_an_emergency_gives_the_configured_number(make_pipeline, never_called) -
     pipeline = make_pipeline(generator=never_called, emergency_number="112")
     reply = pipeline.answer(Query("my husband collapsed and isn't breathing"))
     assert reply.route == "emergency"
-    assert reply.text == say(pipeline, "emergency")
+    assert reply.text.startswith(say(pipeline, "emergency"))
     assert "112" in reply.text
+
+
+@pytest.mark.parametrize("text, lang, first_aid", [
+    ("she is bleeding heavily from her leg", "en", "first_aid_bleeding"),
+    ("mi papá está convulsionando", "es", "first_aid_seizure"),
+    ("我爸胸口疼得厉害，出冷汗", "zh", "first_aid_heart"),
+])
+def test_an_emergency_adds_what_to_do_while_waiting_in_the_patients_language(make_pipeline, never_called, text,
+                                                                              lang, first_aid) -> None:
+    pipeline = make_pipeline(generator=never_called)
+    reply = pipeline.answer(Query(text))
+    assert (reply.route, reply.language) == ("emergency", lang)
+    assert reply.text == say(pipeline, "emergency", lang) + "\n\n" + say(pipeline, first_aid, lang)
+
+
+def test_first_aid_is_left_out_where_the_language_has_none(make_pipeline, never_called) -> None:
+    pipeline = make_pipeline(generator=never_called)
+    reply = pipeline.answer(Query("मेरे पिता को बहुत खून बह रहा है, bleeding heavily", locale="hi"))
+    assert reply.route == "emergency"
+    assert "While you wait" not in reply.text
 
 
 @pytest.mark.parametrize("text", [

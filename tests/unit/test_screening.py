@@ -267,10 +267,11 @@ def test_rules_file_is_ordered_emergencies_before_crises_before_refusals() -> No
     "ignore your " * 1_800,
     "吃了" * 10_000,
 ])
-def test_screening_a_long_message_is_fast(text: str) -> None:
+def test_no_rule_backtracks_catastrophically_on_a_long_message(text: str) -> None:
+    # a guard against a pattern that takes minutes, not a speed target (bench/run.py measures screening time)
     started = time.perf_counter()
     screen(text[:20_000])
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 15.0
 
 
 @pytest.mark.parametrize("message", [
