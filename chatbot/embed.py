@@ -86,13 +86,9 @@ def embed_js(settings: Settings) -> str:
       return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
     const L = 0.2126 * lin(1) + 0.7152 * lin(3) + 0.0722 * lin(5);
     const text = (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) ? '#000000' : '#ffffff';
-    const root = document.querySelector('gradio-app') || document.body;
-    for (const name of ['--button-primary-background-fill', '--button-primary-background-fill-hover',
-                        '--button-primary-border-color', '--color-accent']) {
-      root.style.setProperty(name, hex);
-    }
-    root.style.setProperty('--button-primary-text-color', text);
-    root.style.setProperty('--button-primary-text-color-hover', text);
+    const root = document.documentElement;
+    root.style.setProperty('--brand-bg', hex);
+    root.style.setProperty('--brand-text', text);
   }
   const logo = q.get('logo') || defaults.logo;
   const box = document.getElementById('brand-logo');

@@ -51,7 +51,7 @@ def page_locale(value: str | None) -> str | None:
 def page_texts(lang: str, settings: Settings) -> dict[str, Any]:
     """Every label of the page in `lang` (English for what its catalogue lacks)."""
     say = lambda key: messages.message(key, lang, settings)  # noqa: E731
-    return {"title": f"## {say('title')}", "notice": say("notice"), "chat": say("title"),
+    return {"title": f"# {say('title')}", "notice": say("notice"), "chat": say("title"),
             "placeholder": say("placeholder"), "send": say("send"), "start_over": say("start_over"),
             "examples": [[q] for q in messages.examples(lang)]}
 
@@ -63,7 +63,12 @@ A11Y_JS = """() => {
   const live = document.getElementById('announce');
   if (live) { live.setAttribute('role', 'status'); live.setAttribute('aria-live', 'polite');
               live.setAttribute('aria-atomic', 'true'); }
-  for (const el of document.querySelectorAll('#chat [aria-live]')) el.setAttribute('aria-live', 'off');
+  const quiet = () => { for (const el of document.querySelectorAll('#chat [aria-live]:not([aria-live="off"])'))
+                          el.setAttribute('aria-live', 'off'); };
+  quiet();
+  const chat = document.getElementById('chat');
+  if (chat) new MutationObserver(quiet).observe(chat, {subtree: true, childList: true, attributes: true,
+                                                       attributeFilter: ['aria-live']});
 }"""
 SR_ONLY_CSS = """
 .sr-only {position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
@@ -142,7 +147,8 @@ def build_ui(service: "ChatService", settings: Settings, embed: bool = False) ->
         ids_state = gr.State({})  # chat message index -> reply id, for feedback
         pending = gr.State("")  # the reply a "not helpful" reason is about
         if embed:
-            gr.HTML('<div id="brand-logo"></div>', elem_id="brand", padding=False)
+            gr.HTML(f'<h1 class="sr-only">{html.escape(texts["chat"])}</h1><div id="brand-logo"></div>',
+                    elem_id="brand", padding=False)
         title = gr.Markdown(texts["title"], elem_id="title", visible=not embed)
         notice = gr.Markdown(texts["notice"], elem_classes=["notice"], elem_id="notice")
         chat = gr.Chatbot(label=texts["chat"], height=360 if embed else 460, elem_id="chat",

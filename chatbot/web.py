@@ -185,8 +185,15 @@ def _sse(events: Iterator[Delta | Done]) -> Iterator[str]:
 # system fonts only: the page loads nothing from other origins
 THEME = gr.themes.Soft(font=["system-ui", "Segoe UI", "Roboto", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 _CSS = """
-.notice {border-left: 4px solid #b45309; padding: 0.5em 0.9em; background: #fffbeb; color: #1f2937;}
+:root {--notice-fg: #1f2937; --notice-bg: #fffbeb; --label-fg: #312e81;}
+.dark {--notice-fg: #fef3c7; --notice-bg: #451a03; --label-fg: #e0e7ff;}
+.notice {border-left: 4px solid #b45309; padding: 0.5em 0.9em; background: var(--notice-bg);}
+.notice, .notice p {color: var(--notice-fg) !important;}
 .sources a {text-decoration: underline;}
+#send, #send:hover {background: var(--brand-bg, #3730a3); color: var(--brand-text, #ffffff);
+                    border-color: var(--brand-bg, #3730a3);}
+.block-label, .float {color: var(--label-fg) !important;}
+#title h1 {font-size: 1.6em; margin: 0.2em 0;}
 """
 _EMBED_CSS = """
 .gradio-container {padding: 4px !important; max-width: 100% !important;}
