@@ -170,8 +170,9 @@ def build_ui(service: "ChatService", settings: Settings, embed: bool = False) ->
         labelled = [title, notice, chat, box, send, reset, examples]
         demo.load(on_load, None, [lang_state, *labelled], api_visibility="private", queue=False)
         for event in (send.click, box.submit):
+            # progress shows on the chat only: inside the live region, "processing | 0.2s" would be read aloud
             event(respond, [box, chat, lang_state, ids_state], [box, chat, lang_state, ids_state, announce],
-                  api_visibility="private").then(relabel, [lang_state], labelled, api_visibility="private",
+                  api_visibility="private", show_progress_on=[chat]).then(relabel, [lang_state], labelled, api_visibility="private",
                                                  queue=False)
         examples.click(pick_example, [examples, lang_state], box, api_visibility="private", queue=False)
         chat.like(on_like, [ids_state, lang_state], [reason, thanks, pending], api_visibility="private", queue=False)
