@@ -176,3 +176,21 @@ def test_a_bad_origin_setting_is_a_clear_error(origin: str) -> None:
 def test_origins_are_normalised() -> None:
     origins = allowed_origins(Settings(embed_origins=("https://Portal.example.org/", "http://127.0.0.1:8000")))
     assert frame_ancestors(origins) == "frame-ancestors 'self' https://portal.example.org http://127.0.0.1:8000"
+
+
+def test_answers_go_out_while_the_audit_database_is_locked_and_are_recorded_after(shared_app) -> None:
+    import sqlite3
+
+    client, store, root = shared_app
+    store.flush()
+    blocker = sqlite3.connect(root / "audit.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the file: every write fails
+    try:
+        response = client.post("/api/v1/chat", json={"question": "What helps a fever?"})
+        assert response.status_code == 200 and response.json()["citations"]
+        assert not store.flush() and store.pending >= 1
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.flush()
+    assert response.json()["reply_id"] in {a.reply_id for a in store.answers()}
