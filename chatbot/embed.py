@@ -90,9 +90,11 @@ def embed_js(settings: Settings) -> str:
     root.style.setProperty('--brand-bg', hex);
     root.style.setProperty('--brand-text', text);
   }
-  const logo = q.get('logo') || defaults.logo;
+  // a logo from the query must be on this app's own origin (a path); settings may name any https address
+  const sameOrigin = (v) => /^\\/[^\\/\\\\]/.test(v || '');
+  const logo = sameOrigin(q.get('logo')) ? q.get('logo') : defaults.logo;
   const box = document.getElementById('brand-logo');
-  if (logo && box && (/^https:\\/\\//.test(logo) || /^\\/[^\\/]/.test(logo))) {
+  if (logo && box && (/^https:\\/\\//.test(logo) || sameOrigin(logo))) {
     const img = document.createElement('img');
     img.src = logo; img.alt = q.get('logo_alt') || ''; img.style.maxHeight = '40px';
     box.replaceChildren(img);

@@ -201,6 +201,14 @@ def test_the_embed_in_dark_mode_with_a_brand_colour_meets_contrast(context, chat
     colours = page.locator("#send").evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
     assert colours == ["rgb(245, 158, 11)", "rgb(0, 0, 0)"]  # black text: white on amber would fail AA
     assert serious_violations(page) == []
+    assert page.locator("#brand-logo img").count() == 0  # no logo in settings or the query
+
+    page.goto(chat["app"] + "/embed/?logo=https://elsewhere.example/logo.png")
+    page.locator("#notice").wait_for()
+    assert page.locator("#brand-logo img").count() == 0, "a logo from the query must be on the app's origin"
+    page.goto(chat["app"] + "/embed/?logo=/embed/logo.png&logo_alt=Northside%20Clinic")
+    page.locator("#brand-logo img").wait_for(state="attached")
+    assert page.locator("#brand-logo img").get_attribute("alt") == "Northside Clinic"
 
 
 def test_the_staff_console_in_the_browser(context, chat) -> None:
