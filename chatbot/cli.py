@@ -84,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=Path, required=True)
     p.add_argument("--out", type=Path)
     p.set_defaults(handler=cmd_triage)
+
+    from chatbot import admin  # staff-password, audit-prune, regress
+
+    admin.register(sub)
     return parser
 
 

@@ -73,6 +73,18 @@ class Settings:
     port: int = 7860
     concurrency: int = 4  # answers generated at once by the web page (Gradio's default would be 1)
     queue_size: int = 32
+    # audit, staff console and embedding (chatbot/audit.py, chatbot/staff.py, chatbot/embed.py)
+    audit_url: str = ""  # SQLAlchemy URL; default sqlite:///<cache_dir>/audit.sqlite3 (postgresql+psycopg://...)
+    audit_retention_days: int = 90  # `chatbot audit-prune` deletes records older than this
+    audit_buffer: int = 10_000  # records kept in memory while the database is down
+    staff_accounts: dict[str, str] = field(default_factory=dict)  # name -> hash from `chatbot staff-password`
+    staff_sso_header: str = ""  # a header the portal's single sign-on sets to the staff member's name
+    session_secret: str = ""  # signs staff sessions; empty: a random one per process
+    session_hours: float = 12.0
+    embed_origins: tuple[str, ...] = ()  # portal origins allowed to frame /embed and call the API from a browser
+    brand_color: str = ""  # embed: accent colour, "#005a9c"
+    brand_logo_url: str = ""  # embed: logo shown above the chat
+    regression_dir: Path = ROOT / "evals" / "regression"
 
     @property
     def resolved_index_dir(self) -> Path:

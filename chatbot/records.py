@@ -37,13 +37,16 @@ def query_from_json(data: Any, max_chars: int = 100_000) -> Query:
 
 def reply_record(reply: Reply, record_id: Any = None) -> dict[str, Any]:
     timings = {k: reply.timings_ms.get(k, 0.0) for k in ("screen", "retrieve", "first_sentence", "total")}
-    return {
+    record = {
         "id": record_id, "question": reply.question, "answer": reply.text, "language": reply.language,
         "route": reply.route, "flags": list(reply.flags),
         "citations": [{"doc_id": c.doc_id, "title": c.title, "url": c.url, "score": c.score}
                       for c in reply.citations],
         "timings_ms": timings,
     }
+    if reply.reply_id:  # web replies: what POST /api/v1/feedback refers to
+        record["reply_id"] = reply.reply_id
+    return record
 
 
 def screening_record(screening: Screening, question: str, language: str, record_id: Any,

@@ -121,6 +121,7 @@ class Reply:
     checks: tuple[SentenceCheck, ...] = ()
     passages: tuple[Passage, ...] = ()
     prompt: Prompt | None = None
+    reply_id: str = ""  # set by the web service: what patient feedback and the audit trail refer to
 
 
 @dataclass(frozen=True)

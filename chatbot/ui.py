@@ -4,6 +4,7 @@ The page speaks the patient's language: `?lang=es` on load, then the language of
 
 from __future__ import annotations
 
+import html
 import re
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -50,12 +51,46 @@ def page_locale(value: str | None) -> str | None:
 def page_texts(lang: str, settings: Settings) -> dict[str, Any]:
     """Every label of the page in `lang` (English for what its catalogue lacks)."""
     say = lambda key: messages.message(key, lang, settings)  # noqa: E731
-    return {"title": f"## {say('title')}", "notice": say("notice"), "chat": say("title"),
+    return {"title": f"# {say('title')}", "notice": say("notice"), "chat": say("title"),
             "placeholder": say("placeholder"), "send": say("send"), "start_over": say("start_over"),
             "examples": [[q] for q in messages.examples(lang)]}
 
 
-def build_ui(service: "ChatService", settings: Settings) -> gr.Blocks:
+REASONS = ("wrong", "unclear", "not_my_question", "too_long", "missing_source", "other")  # audit.FEEDBACK_REASONS
+# The answer is announced once, complete: a live region filled only when the reply is done (the chat log itself is
+# not live, so a screen reader does not read every streamed sentence).
+A11Y_JS = """() => {
+  const live = document.getElementById('announce');
+  if (live) { live.setAttribute('role', 'status'); live.setAttribute('aria-live', 'polite');
+              live.setAttribute('aria-atomic', 'true'); }
+  const quiet = () => { for (const el of document.querySelectorAll('#chat [aria-live]:not([aria-live="off"])'))
+                          el.setAttribute('aria-live', 'off'); };
+  quiet();
+  const chat = document.getElementById('chat');
+  if (chat) new MutationObserver(quiet).observe(chat, {subtree: true, childList: true, attributes: true,
+                                                       attributeFilter: ['aria-live']});
+}"""
+SR_ONLY_CSS = """
+.sr-only {position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+          clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0;}
+"""
+
+
+def reason_choices(lang: str, settings: Settings) -> list[tuple[str, str]]:
+    return [(messages.message(f"reason_{r}", lang, settings), r) for r in REASONS]
+
+
+def announcement(reply: Reply, lang: str, settings: Settings) -> str:
+    """What the live region says once the answer is complete: the answer and the titles of its sources."""
+    sources = ", ".join(c.title for c in reply.citations)
+    said = f"{messages.message('answer_ready', lang, settings)} {reply.text}"
+    if sources:
+        said += f" {messages.message('sources', lang, settings)}: {sources}."
+    return f"<p>{html.escape(said)}</p>"
+
+
+def build_ui(service: "ChatService", settings: Settings, embed: bool = False) -> gr.Blocks:
+    """The patient page; `embed=True`: the iframe version (conversation, notice and sources; no title or examples)."""
     texts = page_texts(settings.default_language, settings)
 
     def relabel(lang: str) -> tuple:
@@ -68,19 +103,40 @@ def build_ui(service: "ChatService", settings: Settings) -> gr.Blocks:
         lang = page_locale(request.query_params.get("lang") if request else None) or settings.default_language
         return (lang, *relabel(lang))
 
-    def respond(message: str, history: list[dict], lang: str, request: gr.Request
-                ) -> Iterator[tuple[str, list[dict], str]]:
+    def respond(message: str, history: list[dict], lang: str, ids: dict, request: gr.Request) -> Iterator[tuple]:
         locale = page_locale(request.query_params.get("lang") if request else None)
         query = Query(message or "", history_turns(history), locale)
         history = history + [{"role": "user", "content": message or ""}, {"role": "assistant", "content": ""}]
-        yield "", history, lang
-        for event in service.stream(query, "page"):
+        yield "", history, lang, ids, gr.skip()
+        for event in service.stream(query, "embed" if embed else "page"):
             if isinstance(event, Delta):
                 history[-1]["content"] += event.text
+                yield "", history, lang, ids, gr.skip()
             elif isinstance(event, Done):
                 lang = event.reply.language
                 history[-1]["content"] = event.reply.text + sources_markdown(event.reply, lang, settings)
-            yield "", history, lang
+                ids = {**ids, len(history) - 1: event.reply.reply_id}
+                yield "", history, lang, ids, announcement(event.reply, lang, settings)
+
+    def on_like(data: gr.LikeData, ids: dict, lang: str) -> tuple:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        reply_id = ids.get(index)
+        if not reply_id or data.liked is None:
+            return gr.update(visible=False), gr.update(value="", visible=False), ""
+        service.feedback(reply_id, bool(data.liked))
+        if data.liked:
+            return gr.update(visible=False), _thanks(lang), ""
+        return (gr.update(visible=True, value=None, label=messages.message("feedback_prompt", lang, settings),
+                          choices=reason_choices(lang, settings)), gr.update(value="", visible=False), reply_id)
+
+    def on_reason(reason: str | None, reply_id: str, lang: str) -> tuple:
+        if reply_id and reason in REASONS:
+            service.feedback(reply_id, False, reason)
+            return gr.update(visible=False, value=None), _thanks(lang), ""
+        return gr.skip(), gr.skip(), reply_id
+
+    def _thanks(lang: str):
+        return gr.update(value=messages.message("feedback_thanks", lang, settings), visible=True)
 
     def pick_example(index: int | None, lang: str) -> str:
         shown = messages.examples(lang)
@@ -88,10 +144,20 @@ def build_ui(service: "ChatService", settings: Settings) -> gr.Blocks:
 
     with gr.Blocks(title=texts["chat"], analytics_enabled=False) as demo:
         lang_state = gr.State(settings.default_language)
-        title = gr.Markdown(texts["title"], elem_id="title")
+        ids_state = gr.State({})  # chat message index -> reply id, for feedback
+        pending = gr.State("")  # the reply a "not helpful" reason is about
+        if embed:
+            gr.HTML(f'<h1 class="sr-only">{html.escape(texts["chat"])}</h1><div id="brand-logo"></div>',
+                    elem_id="brand", padding=False)
+        title = gr.Markdown(texts["title"], elem_id="title", visible=not embed)
         notice = gr.Markdown(texts["notice"], elem_classes=["notice"], elem_id="notice")
-        chat = gr.Chatbot(label=texts["chat"], height=460, elem_id="chat",
-                          buttons=["copy"], feedback_options=None, allow_file_downloads=False)
+        chat = gr.Chatbot(label=texts["chat"], height=360 if embed else 460, elem_id="chat",
+                          buttons=["copy"], feedback_options=("Like", "Dislike"), allow_file_downloads=False)
+        reason = gr.Radio(choices=reason_choices(settings.default_language, settings), visible=False,
+                          elem_id="feedback-reason", label=messages.message("feedback_prompt",
+                                                                            settings.default_language, settings))
+        thanks = gr.Markdown("", visible=False, elem_id="feedback-thanks")
+        announce = gr.HTML("", elem_id="announce", elem_classes=["sr-only"], padding=False)
         with gr.Row():
             box = gr.Textbox(placeholder=texts["placeholder"], show_label=False,
                              scale=5, max_lines=6, elem_id="question", autofocus=True)
@@ -100,12 +166,18 @@ def build_ui(service: "ChatService", settings: Settings) -> gr.Blocks:
         # a Dataset rather than gr.Examples: its samples change with the language, and a click is resolved
         # against the examples of the page's current language
         examples = gr.Dataset(components=[box], samples=texts["examples"], type="index", show_label=False,
-                              elem_id="examples")
+                              elem_id="examples", visible=not embed)
         labelled = [title, notice, chat, box, send, reset, examples]
         demo.load(on_load, None, [lang_state, *labelled], api_visibility="private", queue=False)
         for event in (send.click, box.submit):
-            event(respond, [box, chat, lang_state], [box, chat, lang_state], api_visibility="private").then(
-                relabel, [lang_state], labelled, api_visibility="private", queue=False)
+            # progress shows on the chat only: inside the live region, "processing | 0.2s" would be read aloud
+            event(respond, [box, chat, lang_state, ids_state], [box, chat, lang_state, ids_state, announce],
+                  api_visibility="private", show_progress_on=[chat]).then(relabel, [lang_state], labelled, api_visibility="private",
+                                                 queue=False)
         examples.click(pick_example, [examples, lang_state], box, api_visibility="private", queue=False)
-        reset.click(lambda: ("", []), None, [box, chat], api_visibility="private")
+        chat.like(on_like, [ids_state, lang_state], [reason, thanks, pending], api_visibility="private", queue=False)
+        reason.change(on_reason, [reason, pending, lang_state], [reason, thanks, pending], api_visibility="private",
+                      queue=False)
+        reset.click(lambda: ("", [], {}, "", gr.update(visible=False), gr.update(visible=False)), None,
+                    [box, chat, ids_state, announce, reason, thanks], api_visibility="private")
     return demo

@@ -3,10 +3,12 @@ This is the error boundary of the web: patients and integrators get a clear mess
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import threading
+import uuid
 from typing import Iterator
 
 import gradio as gr
@@ -15,12 +17,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from chatbot.audit import FEEDBACK_REASONS, AuditStore, FeedbackRecord, answer_record, utcnow, valid_reply_id
 from chatbot.config import Settings
+from chatbot.console import console_router
+from chatbot.embed import embed_js, install_origin_policy
 from chatbot.errors import BadInputError, ChatbotError
 from chatbot.pipeline import Pipeline, safe_error_reply
 from chatbot.records import query_from_json, reply_record
 from chatbot.types import Delta, Done, Query, Reply
-from chatbot.ui import build_ui
+from chatbot.ui import A11Y_JS, SR_ONLY_CSS, build_ui
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -45,8 +50,8 @@ class Metrics:
 class ChatService:
     """The pipeline behind the error boundary, shared by the page and the API."""
 
-    def __init__(self, pipeline: Pipeline, metrics: Metrics):
-        self.pipeline, self.metrics = pipeline, metrics
+    def __init__(self, pipeline: Pipeline, metrics: Metrics, audit: AuditStore | None = None):
+        self.pipeline, self.metrics, self.audit = pipeline, metrics, audit
         self.ready = threading.Event()
         self.startup_error: str | None = None
 
@@ -63,6 +68,7 @@ class ChatService:
         try:
             for event in self.pipeline.stream(query):
                 if isinstance(event, Done):
+                    event = Done(self._audited(event.reply, channel))
                     self.metrics.observe(event.reply, channel)
                 yield event
         except Exception as error:  # unexpected: a safe reply, the class name in the log, never the text
@@ -70,18 +76,42 @@ class ChatService:
             log.error("unexpected %s while answering", error.__class__.__name__)
             if os.environ.get("CHATBOT_RAISE_ERRORS"):
                 raise
-            reply = safe_error_reply(query, self.pipeline.settings)
+            reply = self._audited(safe_error_reply(query, self.pipeline.settings), channel)
             yield Delta(reply.text)
             yield Done(reply)
 
+    def _audited(self, reply: Reply, channel: str) -> Reply:
+        """The reply with its id, recorded in the audit trail (no message text)."""
+        reply = dataclasses.replace(reply, reply_id=uuid.uuid4().hex)
+        if self.audit is not None:
+            info = self.pipeline.index_info
+            self.audit.submit(answer_record(reply, channel, self.backend, info.version if info else ""))
+        return reply
 
-def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None, warm: bool = True) -> FastAPI:
+    @property
+    def backend(self) -> str:
+        try:
+            return getattr(self.pipeline.generator, "name", self.pipeline.settings.generator)
+        except ChatbotError:
+            return self.pipeline.settings.generator
+
+    def feedback(self, reply_id: str, helpful: bool, reason: str | None = None) -> None:
+        if self.audit is not None and valid_reply_id(reply_id):
+            self.audit.submit(FeedbackRecord(reply_id, utcnow(), helpful, reason))
+
+
+def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None, warm: bool = True,
+               audit: AuditStore | None = None) -> FastAPI:
     settings = settings or Settings.load()
     pipeline = pipeline or Pipeline(settings)
     metrics = Metrics()
-    service = ChatService(pipeline, metrics)
+    audit = audit or AuditStore.from_settings(settings)
+    audit.start()
+    service = ChatService(pipeline, metrics, audit)
     app = FastAPI(title="Patient-education chatbot", version="1", docs_url="/api/docs", redoc_url=None)
     app.state.service = service
+    app.router.on_shutdown.append(audit.close)
+    install_origin_policy(app, settings)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -116,10 +146,27 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                                                      if isinstance(e, Done)))
         return JSONResponse(reply_record(reply))
 
-    demo = build_ui(service, settings)
-    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
-    app = gr.mount_gradio_app(app, demo, path="/", show_error=False, footer_links=[],
-                              theme=THEME, css=_CSS)
+    @app.post("/api/v1/feedback", status_code=202)
+    async def feedback(request: Request):
+        try:
+            data = json.loads(await request.body() or b"null")
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict) or not valid_reply_id(data.get("reply_id")) \
+                or not isinstance(data.get("helpful"), bool) or data.get("reason") not in (None, *FEEDBACK_REASONS):
+            return JSONResponse({"error": "The body must be {\"reply_id\": (from the chat reply), \"helpful\": true "
+                                          f"or false, \"reason\"?: one of {', '.join(FEEDBACK_REASONS)}}}."},
+                                status_code=400)
+        service.feedback(data["reply_id"], data["helpful"], data.get("reason"))
+        return JSONResponse({"status": "accepted"}, status_code=202)
+
+    app.include_router(console_router(service, settings))
+    for path, embed in (("/embed", True), ("/", False)):  # /embed first: the page at / would take every path
+        demo = build_ui(service, settings, embed=embed)
+        demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+        js = "() => { (%s)(); (%s)(); }" % (A11Y_JS, embed_js(settings)) if embed else A11Y_JS
+        app = gr.mount_gradio_app(app, demo, path=path, show_error=False, footer_links=[], theme=THEME,
+                                  css=_CSS + SR_ONLY_CSS + (_EMBED_CSS if embed else ""), js=js)
     if warm:
         threading.Thread(target=service.warm_up, name="warm-up", daemon=True).start()
     else:
@@ -138,6 +185,17 @@ def _sse(events: Iterator[Delta | Done]) -> Iterator[str]:
 # system fonts only: the page loads nothing from other origins
 THEME = gr.themes.Soft(font=["system-ui", "Segoe UI", "Roboto", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 _CSS = """
-.notice {border-left: 4px solid #b45309; padding: 0.5em 0.9em; background: #fffbeb; color: #1f2937;}
+:root {--notice-fg: #1f2937; --notice-bg: #fffbeb; --label-fg: #312e81;}
+.dark {--notice-fg: #fef3c7; --notice-bg: #451a03; --label-fg: #e0e7ff;}
+.notice {border-left: 4px solid #b45309; padding: 0.5em 0.9em; background: var(--notice-bg);}
+.notice, .notice p {color: var(--notice-fg) !important;}
 .sources a {text-decoration: underline;}
+#send, #send:hover {background: var(--brand-bg, #3730a3); color: var(--brand-text, #ffffff);
+                    border-color: var(--brand-bg, #3730a3);}
+.block-label, .float {color: var(--label-fg) !important;}
+#title h1 {font-size: 1.6em; margin: 0.2em 0;}
+"""
+_EMBED_CSS = """
+.gradio-container {padding: 4px !important; max-width: 100% !important;}
+footer {display: none !important;}
 """

@@ -34,3 +34,21 @@ def test_the_page_keeps_its_element_ids() -> None:
     demo = build_ui(service=None, settings=Settings())  # the service is only used when a question is sent
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
     assert {"chat", "question", "send", "start-over", "notice", "examples"} <= ids
+
+
+def test_the_embed_page_has_the_conversation_notice_and_feedback_but_no_title_or_examples() -> None:
+    demo = build_ui(service=None, settings=Settings(), embed=True)
+    blocks = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    assert {"chat", "question", "send", "notice", "announce", "feedback-reason", "brand"} <= set(blocks)
+    assert blocks["title"].visible is False and blocks["examples"].visible is False
+    assert blocks["feedback-reason"].visible is False  # shown after "not helpful"
+
+
+def test_the_announcement_is_the_whole_answer_with_its_sources_escaped() -> None:
+    from chatbot.types import Citation, Reply
+    from chatbot.ui import announcement
+
+    reply = Reply("q", "Drink water <b>often</b>.", "en", "answer",
+                  citations=(Citation("fever", "Fever", "https://medlineplus.gov/fever.html", 0.8),))
+    assert announcement(reply, "en", Settings()) == \
+        "<p>Answer: Drink water &lt;b&gt;often&lt;/b&gt;. Sources: Fever.</p>"
