@@ -3,7 +3,9 @@ preferring guidance in the patient's language, with a relevance threshold that d
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 
 from chatbot.embedding import Embedder
 from chatbot.glossary import Glossary
@@ -12,8 +14,16 @@ from chatbot.text import tokens
 from chatbot.types import Passage, Query, Retrieval
 
 RRF_K = 60
+# Spanish words that say nothing about the topic, left out of the lexical coverage. Chinese keeps every character
+# and pair: its function characters are common in the guidance too, so their weight is low anyway.
+FUNCTION_WORDS = frozenset(
+    "que qué como cómo cual cuál cuales cuáles cuando cuándo donde dónde por para con sin sobre de del al el la los "
+    "las lo le les un una unos unas mi mis tu su sus me te se nos es son era ser estar esta está estoy este esto eso "
+    "hay tengo tiene tienen tener puedo puede pueden poder debo debe deben hacer hago hace y o u si no ni ya muy más "
+    "mas algo alguien nada todo toda bien mal otra otro también tambien pero porque pasa".split())
 CANDIDATES = 20
 LEXICAL_AGREEMENT = 1  # outside the embedder's languages, the best passage's topic must be the lexical best's
+LEXICAL_COVERAGE = 0.4  # outside them, the share of the question's (IDF-weighted) search words the best passage has
 FOLLOW_UP_WORDS = 8
 _FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|is it|are they|does it|do they|can it|y |pero |también|"
@@ -40,6 +50,7 @@ class Retriever:
         self.top_k, self.min_relevance, self.fallback_language = top_k, min_relevance, fallback_language
         self.dense_languages = dense_languages
         self.glossaries = glossaries or {}  # language -> English search words, for languages we hold no guidance in
+        self._idf = {lang: _idf(li) for lang, li in index.languages.items() if lang not in dense_languages}
 
     def retrieve(self, text: str, lang: str) -> Retrieval:
         vector = self.embedder.embed([text])[0]
@@ -56,13 +67,40 @@ class Retriever:
                 if not searched:
                     continue
                 search_vector, search_tokens, via = self.embedder.embed([searched])[0], tokens(searched), ("glossary",)
-            passages, lexical_top = self._rank(li, search_vector, search_tokens)
-            trusted = candidate_lang in self.dense_languages or (passages and passages[0].chunk.doc_id in lexical_top)
-            if passages and trusted and max(p.score for p in passages) >= self.min_relevance:
+            if candidate_lang in self.dense_languages:
+                passages, _ = self._rank(li, search_vector, search_tokens)
+                relevant = bool(passages) and max(p.score for p in passages) >= self.min_relevance
+            else:
+                passages = self._rank_lexical(li, search_tokens, self._idf[candidate_lang])
+                relevant = bool(passages) and passages[0].score >= LEXICAL_COVERAGE
+            if relevant:
                 flags = ("english_source",) + via if candidate_lang != lang else ()
                 return Retrieval(passages, searched, True, candidate_lang, flags)
             best = best or passages
         return Retrieval(best, text, False, lang)
+
+    def _rank_lexical(self, li: LanguageIndex, query_tokens: list[str], idf: dict[str, float]) -> tuple[Passage, ...]:
+        """In a language the embedder was not trained on, its cosines run high for unrelated text ("什么是哮喘？"
+        came closest to the missed-doses topic), so passages come from the lexical search alone. The score is the
+        IDF-weighted share of the question's search words that the passage has; passages after the first must come
+        from its topic."""
+        ranked = search_lexical(li, query_tokens, CANDIDATES)
+        if not ranked:
+            return ()
+        wanted = {t: idf.get(t, idf[""]) for t in set(query_tokens) if _topical(t)}
+        total = sum(wanted.values()) or 1.0
+        top_doc = li.chunks[ranked[0][0]].doc_id
+        chosen = []
+        for rank, (i, _) in enumerate(ranked):
+            chunk = li.chunks[i]
+            if chunk.doc_id != top_doc:
+                continue
+            have = set(tokens(f"{chunk.title} {chunk.section} {chunk.text}"))
+            coverage = sum(w for t, w in wanted.items() if t in have) / total
+            chosen.append(Passage(chunk, coverage, 1.0 / (RRF_K + rank + 1)))
+            if len(chosen) == self.top_k:
+                break
+        return tuple(sorted(chosen, key=lambda p: p.score, reverse=True))
 
     def _rank(self, li: LanguageIndex, vector, query_tokens: list[str]) -> tuple[tuple[Passage, ...], set[str]]:
         """The passages, and the topic the lexical search ranks highest. In a language the embedder was not
@@ -85,3 +123,20 @@ class Retriever:
         chosen = [i for i in order if cosine[i] >= floor][: self.top_k]
         lexical_top = {li.chunks[i].doc_id for i, _ in lexical[:LEXICAL_AGREEMENT]}
         return tuple(Passage(li.chunks[i], cosine[i], fused[i]) for i in chosen), lexical_top
+
+
+def _idf(li: LanguageIndex) -> dict[str, float]:
+    """Inverse document frequency of each search word over a language's chunks; "" holds the weight of a word no
+    chunk has (the highest: a question about something the library lacks should not count as covered)."""
+    df: Counter[str] = Counter()
+    for chunk in li.chunks:
+        df.update(set(tokens(f"{chunk.title} {chunk.section} {chunk.text}")))
+    n = len(li.chunks)
+    idf = {t: math.log(1 + n / (1 + c)) for t, c in df.items()}
+    idf[""] = math.log(1 + n)
+    return idf
+
+
+def _topical(token: str) -> bool:
+    """Whether a search word can say what a question is about: not a number ("39 度") or a function word."""
+    return not (token.isdigit() or token in FUNCTION_WORDS)
