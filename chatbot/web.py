@@ -18,6 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from chatbot.config import Settings
 from chatbot.errors import BadInputError, ChatbotError
 from chatbot.pipeline import Pipeline, safe_error_reply
+from chatbot.privacy import scrub
+from chatbot.ratelimit import ClientLimiter, GuardMiddleware
 from chatbot.records import query_from_json, reply_record
 from chatbot.types import Delta, Done, Query, Reply
 from chatbot.ui import build_ui
@@ -64,6 +66,8 @@ class ChatService:
             for event in self.pipeline.stream(query):
                 if isinstance(event, Done):
                     self.metrics.observe(event.reply, channel)
+                    if self.pipeline.settings.log_text:  # kept only on request, and never with identifiers
+                        log.info("text question=%r reply=%r", scrub(event.reply.question), scrub(event.reply.text))
                 yield event
         except Exception as error:  # unexpected: a safe reply, the class name in the log, never the text
             self.metrics.errors.inc()
@@ -116,10 +120,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                                                      if isinstance(e, Done)))
         return JSONResponse(reply_record(reply))
 
-    demo = build_ui(service, settings)
+    limiter = ClientLimiter(settings)
+    demo = build_ui(service, settings, limiter)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     app = gr.mount_gradio_app(app, demo, path="/", show_error=False, footer_links=[],
                               theme=THEME, css=_CSS)
+    app.add_middleware(GuardMiddleware, limiter=limiter, settings=settings, max_body_bytes=MAX_BODY_BYTES)
     if warm:
         threading.Thread(target=service.warm_up, name="warm-up", daemon=True).start()
     else:
