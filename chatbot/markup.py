@@ -2,7 +2,7 @@
 
 HTML is escaped (a `<script>` or `<img onerror>` shows as text), Markdown images become their alt text (nothing is
 loaded from another host), and a link is kept only when it is http(s) to a host the reply's sources use; any other
-link (`javascript:`, `data:`, another host) becomes its text.
+link (`javascript:`, `data:`, another host) becomes its text, and a bare address to another host is shown as code.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\s*(?:\([^)]*\)|\[[^\]]*\])")
 _LINK = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
 _REFERENCE = re.compile(r"(?m)^(\s{0,3})\[([^\]]+)\]:")
 _BRACKET_IMAGE = re.compile(r"!\[")
+_BARE_URL = re.compile(r"(?<![<\w`/])(?:(?:https?|ftp)://|www\.)(?:(?!&[lg]t;)[^\s<>()\[\]`\"'])+", re.I)
 
 
 def safe_markdown(text: str, allowed_hosts: Iterable[str] = ()) -> str:
@@ -25,6 +26,8 @@ def safe_markdown(text: str, allowed_hosts: Iterable[str] = ()) -> str:
     text = _IMAGE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(0) if _allowed(html.unescape(m.group(2)), hosts) else m.group(1), text)
     text = _REFERENCE.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}\\]:", text)  # reference definitions: shown as text
+    # the page turns a bare address into a link: one to another host is shown as code, which is never linked
+    text = _BARE_URL.sub(lambda m: m.group(0) if _allowed(html.unescape(m.group(0)), hosts) else f"`{m.group(0)}`", text)
     return _BRACKET_IMAGE.sub("!\\[", text)
 
 

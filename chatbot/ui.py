@@ -26,14 +26,14 @@ _LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 def sources_markdown(reply: Reply, lang: str, settings: Settings) -> str:
     if not reply.citations:
         return ""
-    links = " · ".join(f"[{_escape(c.title)}]({_quote(c.url)})" if safe_url(c.url) else _escape(c.title)
+    links = " · ".join(f"[{_escape(c.title)}]({_quote(c.url)})" if c.url.startswith("https://") and safe_url(c.url) else _escape(c.title)
                        for c in reply.citations)
     return f"\n\n**{messages.message('sources', lang, settings)}:** {links}"
 
 
 def shown_reply(reply: Reply, lang: str, settings: Settings) -> str:
     """The reply as the page renders it: safe Markdown, links only to its sources' hosts, then the sources."""
-    hosts = {host_of(c.url) for c in reply.citations}
+    hosts = {host_of(c.url) for c in reply.citations if c.url.startswith("https://")}
     return safe_markdown(reply.text, hosts) + sources_markdown(reply, lang, settings)
 
 

@@ -18,6 +18,7 @@ SOURCES = {"medlineplus.gov"}
     ("![pixel][1]\n[1]: https://tracker.example.com/p.png", "![", "pixel"),
     ("[other host](https://evil.example.com/x)", "evil.example.com/x)", "other host"),
     ("&#60;script&#62;", "&#60;", "&amp;#60;"),
+    ("Go to http://evil.example.com/x now.", " http://evil", "`http://evil.example.com/x`"),
 ])
 def test_unsafe_markup_becomes_text(text: str, gone: str, kept: str) -> None:
     shown = safe_markdown(text, SOURCES)
@@ -26,7 +27,7 @@ def test_unsafe_markup_becomes_text(text: str, gone: str, kept: str) -> None:
 
 
 def test_a_link_to_a_source_host_is_kept() -> None:
-    text = "See [high blood pressure](https://medlineplus.gov/highbloodpressure.html)."
+    text = "See [high blood pressure](https://medlineplus.gov/highbloodpressure.html) or https://medlineplus.gov/."
     assert safe_markdown(text, SOURCES) == text
 
 
