@@ -54,7 +54,8 @@ def rss_mb(pid: int) -> float:
 def start_server(port: int, workdir: Path) -> subprocess.Popen:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                GRADIO_ANALYTICS_ENABLED="False", CHATBOT_INDEX_DIR=str(workdir / "index"),
-               CHATBOT_RATE_LIMIT_API="100000/minute", CHATBOT_RATE_LIMIT_PAGE="100000/minute",
+               CHATBOT_RATE_LIMIT_API="100000/minute", CHATBOT_RATE_LIMIT_REQUESTS="100000/minute",
+               CHATBOT_TRUSTED_PROXY_HEADER="X-Forwarded-For",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen([sys.executable, "-m", "chatbot.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "server.log", "wb"))

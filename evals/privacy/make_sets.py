@@ -12,6 +12,7 @@ domains, SSNs in the 9xx range that the SSA never issues. Deterministic (seeded)
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -252,13 +253,14 @@ BENIGN = {
 }
 
 
-def fill(template: str, values: Values, lang: str, rng: random.Random) -> dict:
+def fill(template: str, values: Values, lang: str, rng: random.Random,
+         questions: dict[str, list[str]] | None = None) -> dict:
     identifiers = []
 
     def slot(match: re.Match) -> str:
         key = match.group(1)
         if key == "q":
-            return rng.choice(QUESTIONS[lang])
+            return rng.choice((questions or QUESTIONS)[lang])
         kind, method = SLOTS[key]
         value = getattr(values, method)()
         identifiers.append({"type": kind, "value": value})
@@ -277,6 +279,15 @@ def make(templates: dict[str, list[str]], per_template: int, seed: int, prefix: 
             for n in range(per_template):
                 records.append({"id": f"{prefix}-{lang}-{t:02d}-{n}", **fill(template, values, lang, rng)})
     return records
+
+
+def messages(count: int, seed: int, questions: dict[str, list[str]] | None = None) -> list[dict]:
+    """`count` labelled messages from every template in turn (dev and held-out, all languages), fresh values each."""
+    rng = random.Random(seed)
+    templates = [(lang, t) for group in (DEV, HELDOUT) for lang, items in group.items() for t in items]
+    values = {lang: Values(rng, lang) for lang in QUESTIONS}
+    return [{"id": f"msg-{n}", **fill(template, values[lang], lang, rng, questions)}
+            for n, (lang, template) in zip(range(count), itertools.cycle(templates))]
 
 
 def write(path: Path, records: list[dict]) -> None:
