@@ -99,3 +99,19 @@ def test_the_labelled_sets_cover_every_identifier_type_in_three_languages() -> N
     assert types >= {"NAME", "ADDRESS", "DATE", "AGE", "PHONE", "FAX", "EMAIL", "SSN", "MRN", "HEALTH_PLAN",
                      "ACCOUNT", "LICENSE", "VEHICLE", "DEVICE", "URL", "IP", "ID", "ZIP"}
     assert {r["lang"] for r in records} == {"en", "es", "zh"}
+
+
+@pytest.mark.parametrize("log_text", [False, True])
+def test_the_app_logs_text_only_when_asked_and_then_scrubbed(make_pipeline, caplog, log_text: bool) -> None:
+    from fastapi.testclient import TestClient
+
+    from chatbot.web import create_app
+
+    pipeline = make_pipeline(log_text=log_text)
+    client = TestClient(create_app(pipeline.settings, pipeline, warm=False))
+    question = "Hi, I'm Derek Vorhees, MRN 48213377, cell (415) 555-0142. What helps a fever?"
+    with caplog.at_level("DEBUG"):
+        assert client.post("/api/v1/chat", json={"question": question}).status_code == 200
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Vorhees" not in logged and "48213377" not in logged and "555-0142" not in logged
+    assert ("question=\"Hi, I'm [NAME], MRN [MRN], cell [PHONE]." in logged) == log_text, logged
