@@ -106,6 +106,20 @@ def browser():
         browser.close()
 
 
+def send_on_page(page, text: str, n: int) -> None:
+    """Send the n-th question; Gradio ignores a click while the previous answer's events are pending, so click
+    again until the question shows in the chat."""
+    for _ in range(30):
+        page.locator("#question textarea").fill(text)
+        page.locator("#send").click()
+        try:
+            page.wait_for_function(f"document.querySelectorAll('#chat .user').length >= {n}", timeout=5_000)
+            return
+        except Exception:  # still pending: try again
+            continue
+    raise AssertionError(f"question {n} was never sent")
+
+
 @pytest.fixture(scope="session")
 def http(live_server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server, timeout=httpx.Timeout(120.0, connect=5.0)) as client:

@@ -17,7 +17,7 @@ from chatbot import messages
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
 
-from .conftest import serving
+from .conftest import send_on_page, serving
 
 pytestmark = pytest.mark.slow
 
@@ -87,8 +87,7 @@ def ask_on_page(browser, url: str, address: str, questions: list[str]) -> list[s
     seen = []
     try:
         for n, question in enumerate(questions, start=1):
-            page.locator("#question textarea").fill(question)
-            page.locator("#send").click()
+            send_on_page(page, question, n)
             bot = page.locator("#chat .bot")
             page.wait_for_function(f"document.querySelectorAll('#chat .bot').length >= {n} && "
                                    f"document.querySelectorAll('#chat .bot')[{n - 1}].innerText.trim().length > 20",
