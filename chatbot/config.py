@@ -85,6 +85,12 @@ class Settings:
     brand_color: str = ""  # embed: accent colour, "#005a9c"
     brand_logo_url: str = ""  # embed: logo shown above the chat
     regression_dir: Path = ROOT / "evals" / "regression"
+    # abuse and privacy (chatbot/ratelimit.py, chatbot/privacy.py); limits use the `limits` syntax, "20/minute;200/hour"
+    rate_limit_api: str = "30/minute"  # POST /api/v1/chat, per client
+    rate_limit_page: str = "20/minute"  # questions sent from the chat page, per client
+    rate_limit_requests: str = "600/minute"  # every HTTP request (page assets included), per client
+    trusted_proxy_header: str = ""  # e.g. "X-Forwarded-For" behind a proxy you run; empty: the socket's address
+    log_text: bool = False  # log each question and reply, identifiers scrubbed first (off: text is never logged)
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -12,9 +12,11 @@ import gradio as gr
 
 from chatbot import messages
 from chatbot.config import Settings
+from chatbot.markup import host_of, safe_markdown, safe_url
 from chatbot.types import Delta, Done, Query, Reply, Turn
 
 if TYPE_CHECKING:
+    from chatbot.ratelimit import ClientLimiter
     from chatbot.web import ChatService
 
 MAX_HISTORY = 12
@@ -24,12 +26,23 @@ _LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 def sources_markdown(reply: Reply, lang: str, settings: Settings) -> str:
     if not reply.citations:
         return ""
-    links = " · ".join(f"[{_escape(c.title)}]({c.url})" for c in reply.citations)
+    links = " · ".join(f"[{_escape(c.title)}]({_quote(c.url)})" if c.url.startswith("https://") and safe_url(c.url) else _escape(c.title)
+                       for c in reply.citations)
     return f"\n\n**{messages.message('sources', lang, settings)}:** {links}"
 
 
+def shown_reply(reply: Reply, lang: str, settings: Settings) -> str:
+    """The reply as the page renders it: safe Markdown, links only to its sources' hosts, then the sources."""
+    hosts = {host_of(c.url) for c in reply.citations if c.url.startswith("https://")}
+    return safe_markdown(reply.text, hosts) + sources_markdown(reply, lang, settings)
+
+
 def _escape(text: str) -> str:
-    return text.replace("[", "(").replace("]", ")")
+    return html.escape(text, quote=False).replace("[", "(").replace("]", ")")
+
+
+def _quote(url: str) -> str:
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
 
 
 def history_turns(history: list[dict]) -> tuple[Turn, ...]:
@@ -89,9 +102,16 @@ def announcement(reply: Reply, lang: str, settings: Settings) -> str:
     return f"<p>{html.escape(said)}</p>"
 
 
-def build_ui(service: "ChatService", settings: Settings, embed: bool = False) -> gr.Blocks:
+def build_ui(service: "ChatService", settings: Settings, embed: bool = False,
+             limiter: "ClientLimiter | None" = None) -> gr.Blocks:
     """The patient page; `embed=True`: the iframe version (conversation, notice and sources; no title or examples)."""
     texts = page_texts(settings.default_language, settings)
+
+    def limited(request: gr.Request | None) -> bool:
+        if limiter is None or request is None:
+            return False
+        peer = request.client.host if request.client else None
+        return not limiter.allow("page", limiter.client_id(request.headers, peer))
 
     def relabel(lang: str) -> tuple:
         t = page_texts(lang, settings)
@@ -106,15 +126,20 @@ def build_ui(service: "ChatService", settings: Settings, embed: bool = False) ->
     def respond(message: str, history: list[dict], lang: str, ids: dict, request: gr.Request) -> Iterator[tuple]:
         locale = page_locale(request.query_params.get("lang") if request else None)
         query = Query(message or "", history_turns(history), locale)
-        history = history + [{"role": "user", "content": message or ""}, {"role": "assistant", "content": ""}]
+        history = history + [{"role": "user", "content": safe_markdown(message or "")},
+                             {"role": "assistant", "content": ""}]
+        if limited(request):  # before any model work; the patient reads why in the chat
+            history[-1]["content"] = messages.message("rate_limited", lang, settings)
+            yield "", history, lang, ids, gr.skip()
+            return
         yield "", history, lang, ids, gr.skip()
         for event in service.stream(query, "embed" if embed else "page"):
             if isinstance(event, Delta):
-                history[-1]["content"] += event.text
+                history[-1]["content"] += safe_markdown(event.text)
                 yield "", history, lang, ids, gr.skip()
             elif isinstance(event, Done):
                 lang = event.reply.language
-                history[-1]["content"] = event.reply.text + sources_markdown(event.reply, lang, settings)
+                history[-1]["content"] = shown_reply(event.reply, lang, settings)
                 ids = {**ids, len(history) - 1: event.reply.reply_id}
                 yield "", history, lang, ids, announcement(event.reply, lang, settings)
 

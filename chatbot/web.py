@@ -11,7 +11,9 @@ import threading
 import uuid
 from typing import Iterator
 
-import gradio as gr
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: it reads this then
+
+import gradio as gr  # noqa: E402
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -23,6 +25,8 @@ from chatbot.console import console_router
 from chatbot.embed import embed_js, install_origin_policy
 from chatbot.errors import BadInputError, ChatbotError
 from chatbot.pipeline import Pipeline, safe_error_reply
+from chatbot.privacy import scrub
+from chatbot.ratelimit import ClientLimiter, GuardMiddleware
 from chatbot.records import query_from_json, reply_record
 from chatbot.types import Delta, Done, Query, Reply
 from chatbot.ui import A11Y_JS, SR_ONLY_CSS, build_ui
@@ -70,6 +74,8 @@ class ChatService:
                 if isinstance(event, Done):
                     event = Done(self._audited(event.reply, channel))
                     self.metrics.observe(event.reply, channel)
+                    if self.pipeline.settings.log_text:  # kept only on request, and never with identifiers
+                        log.info("text question=%r reply=%r", scrub(event.reply.question), scrub(event.reply.text))
                 yield event
         except Exception as error:  # unexpected: a safe reply, the class name in the log, never the text
             self.metrics.errors.inc()
@@ -111,6 +117,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app = FastAPI(title="Patient-education chatbot", version="1", docs_url="/api/docs", redoc_url=None)
     app.state.service = service
     app.router.on_shutdown.append(audit.close)
+    limiter = ClientLimiter(settings)
+    # limits first and CORS after it, so CORS is the outer layer and a 429 or 413 still carries its headers
+    app.add_middleware(GuardMiddleware, limiter=limiter, settings=settings, max_body_bytes=MAX_BODY_BYTES)
     install_origin_policy(app, settings)
 
     @app.get("/healthz")
@@ -162,7 +171,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     app.include_router(console_router(service, settings))
     for path, embed in (("/embed", True), ("/", False)):  # /embed first: the page at / would take every path
-        demo = build_ui(service, settings, embed=embed)
+        demo = build_ui(service, settings, embed=embed, limiter=limiter)
         demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
         js = "() => { (%s)(); (%s)(); }" % (A11Y_JS, embed_js(settings)) if embed else A11Y_JS
         app = gr.mount_gradio_app(app, demo, path=path, show_error=False, footer_links=[], theme=THEME,

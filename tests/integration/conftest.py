@@ -7,6 +7,7 @@ changed pipeline build their own Pipeline around the shared embedder instead of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,16 +56,13 @@ def real_pipeline(real_settings: Settings) -> Pipeline:
     return pipeline
 
 
-@pytest.fixture(scope="session")
-def live_server(real_settings: Settings, real_pipeline: Pipeline) -> Iterator[str]:
-    """The real web app (Gradio page + API) on a free port; yields its base URL."""
+@contextlib.contextmanager
+def serving(app, log_level: str = "warning") -> Iterator[str]:
+    """`app` served by uvicorn on a free port in a thread; yields its base URL."""
     import uvicorn
 
-    from chatbot.web import create_app
-
     port = free_port()
-    app = create_app(real_settings, real_pipeline)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
@@ -73,9 +71,22 @@ def live_server(real_settings: Settings, real_pipeline: Pipeline) -> Iterator[st
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the web app did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(real_settings: Settings, real_pipeline: Pipeline) -> Iterator[str]:
+    """The real web app (Gradio page + API) on a free port; yields its base URL."""
+    from chatbot.web import create_app
+
+    # many tests share this server from one address: the rate limits are tested on their own app (test_abuse.py)
+    unlimited = real_settings.replace(**{f"rate_limit_{kind}": "100000/minute" for kind in ("api", "page", "requests")})
+    with serving(create_app(unlimited, real_pipeline)) as url:
+        yield url
 
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -93,6 +104,20 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def send_on_page(page, text: str, n: int) -> None:
+    """Send the n-th question; Gradio ignores a click while the previous answer's events are pending, so click
+    again until the question shows in the chat."""
+    for _ in range(30):
+        page.locator("#question textarea").fill(text)
+        page.locator("#send").click()
+        try:
+            page.wait_for_function(f"document.querySelectorAll('#chat .user').length >= {n}", timeout=5_000)
+            return
+        except Exception:  # still pending: try again
+            continue
+    raise AssertionError(f"question {n} was never sent")
 
 
 @pytest.fixture(scope="session")
