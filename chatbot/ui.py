@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chatbot.web import ChatService
 
 MAX_HISTORY = 12
+WAIT_NOTICE_S = 3.0  # a patient still waiting in the queue after this sees a "your answer will start" line
 _LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
@@ -74,13 +75,28 @@ def build_ui(service: "ChatService", settings: Settings) -> gr.Blocks:
         query = Query(message or "", history_turns(history), locale)
         history = history + [{"role": "user", "content": message or ""}, {"role": "assistant", "content": ""}]
         yield "", history, lang
-        for event in service.stream(query, "page"):
-            if isinstance(event, Delta):
-                history[-1]["content"] += event.text
-            elif isinstance(event, Done):
-                lang = event.reply.language
-                history[-1]["content"] = event.reply.text + sources_markdown(event.reply, lang, settings)
+        ticket = service.admission.try_enter()
+        started = ticket is not None and ticket.start(WAIT_NOTICE_S, give_up=False)
+        if ticket is not None and not started:  # a line now, so that nobody waits long without a word
+            history[-1]["content"] = messages.message("waiting", lang, settings)
             yield "", history, lang
+            started = ticket.start(max(settings.queue_wait_s - WAIT_NOTICE_S, 0.0))
+        if not started:
+            service.metrics.busy.labels("page").inc()
+            history[-1]["content"] = messages.message("busy", lang, settings)
+            yield "", history, lang
+            return
+        try:
+            history[-1]["content"] = ""
+            for event in service.stream(query, "page"):
+                if isinstance(event, Delta):
+                    history[-1]["content"] += event.text
+                elif isinstance(event, Done):
+                    lang = event.reply.language
+                    history[-1]["content"] = event.reply.text + sources_markdown(event.reply, lang, settings)
+                yield "", history, lang
+        finally:
+            ticket.leave()
 
     def pick_example(index: int | None, lang: str) -> str:
         shown = messages.examples(lang)

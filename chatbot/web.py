@@ -3,27 +3,25 @@ This is the error boundary of the web: patients and integrators get a clear mess
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from typing import Iterator
 
 import gradio as gr
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from chatbot.admission import Admission
+from chatbot.api import install_api
 from chatbot.config import Settings
-from chatbot.errors import BadInputError, ChatbotError
+from chatbot.errors import ChatbotError
 from chatbot.pipeline import Pipeline, safe_error_reply
-from chatbot.records import query_from_json, reply_record
 from chatbot.types import Delta, Done, Query, Reply
 from chatbot.ui import build_ui
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 64 * 1024
 
 
 class Metrics:
@@ -35,6 +33,9 @@ class Metrics:
         self.first = Histogram("chatbot_first_sentence_seconds", "Time to the first shown sentence",
                                registry=self.registry, buckets=(0.05, 0.25, 0.5, 1, 1.5, 2, 3, 6, 12, 30))
         self.errors = Counter("chatbot_errors", "Unexpected errors at the boundary", registry=self.registry)
+        self.api_requests = Counter("chatbot_api_requests", "API requests by integrator and HTTP status",
+                                    ["integrator", "status"], registry=self.registry)
+        self.busy = Counter("chatbot_busy", "Patients told the service is busy", ["channel"], registry=self.registry)
 
     def observe(self, reply: Reply, channel: str) -> None:
         self.replies.labels(reply.route, channel).inc()
@@ -47,6 +48,8 @@ class ChatService:
 
     def __init__(self, pipeline: Pipeline, metrics: Metrics):
         self.pipeline, self.metrics = pipeline, metrics
+        settings = pipeline.settings
+        self.admission = Admission(settings.concurrency, settings.queue_size)
         self.ready = threading.Event()
         self.startup_error: str | None = None
 
@@ -88,8 +91,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         if not service.ready.is_set():
             return JSONResponse({"status": "starting"}, status_code=503)
         info = pipeline.index_info
-        status = "degraded" if service.startup_error or pipeline.generator_failures else "ok"
-        body = {"status": status, "generator": getattr(pipeline.generator, "name", "?"),
+        generator = pipeline.health.report(pipeline.generator) if not service.startup_error else None
+        degraded = service.startup_error or generator["status"] != "ok"
+        body = {"status": "degraded" if degraded else "ok", "generator": generator,
                 "generator_failures": pipeline.generator_failures, "error": service.startup_error,
                 "index": info.__dict__ if info else None}
         return JSONResponse(body)
@@ -98,26 +102,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     def metrics_endpoint() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/api/v1/chat")
-    async def chat(request: Request):
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"The request is larger than {MAX_BODY_BYTES} bytes."}, status_code=413)
-        try:
-            query = query_from_json(json.loads(body or b"null"), settings.max_question_chars * 10)
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "The body must be JSON: {\"question\": \"...\"}."}, status_code=400)
-        except BadInputError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
-        if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_sse(service.stream(query, "api")), media_type="text/event-stream")
-        # the pipeline is synchronous: run it in the thread pool so other requests are not held behind it
-        reply = await run_in_threadpool(lambda: next(e.reply for e in service.stream(query, "api")
-                                                     if isinstance(e, Done)))
-        return JSONResponse(reply_record(reply))
+    install_api(app, service, settings)
 
     demo = build_ui(service, settings)
-    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    # the bounded queue is ChatService.admission, which can tell a patient "busy" in words; Gradio's own queue
+    # only has to hold those who are waiting there
+    demo.queue(default_concurrency_limit=settings.concurrency + settings.queue_size, max_size=settings.queue_size)
     app = gr.mount_gradio_app(app, demo, path="/", show_error=False, footer_links=[],
                               theme=THEME, css=_CSS)
     if warm:
@@ -125,14 +115,6 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     else:
         service.ready.set()
     return app
-
-
-def _sse(events: Iterator[Delta | Done]) -> Iterator[str]:
-    for event in events:
-        if isinstance(event, Delta):
-            yield f"data: {json.dumps({'text': event.text}, ensure_ascii=False)}\n\n"
-        else:
-            yield f"event: done\ndata: {json.dumps(reply_record(event.reply), ensure_ascii=False)}\n\n"
 
 
 # system fonts only: the page loads nothing from other origins
