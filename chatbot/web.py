@@ -46,9 +46,9 @@ class Metrics:
 class ChatService:
     """The pipeline behind the error boundary, shared by the page and the API."""
 
-    def __init__(self, pipeline: Pipeline, metrics: Metrics):
+    def __init__(self, pipeline: Pipeline, metrics: Metrics, settings: Settings | None = None):
         self.pipeline, self.metrics = pipeline, metrics
-        settings = pipeline.settings
+        settings = settings or pipeline.settings
         self.admission = Admission(settings.concurrency, settings.queue_size)
         self.ready = threading.Event()
         self.startup_error: str | None = None
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     settings = settings or Settings.load()
     pipeline = pipeline or Pipeline(settings)
     metrics = Metrics()
-    service = ChatService(pipeline, metrics)
+    service = ChatService(pipeline, metrics, settings)
     app = FastAPI(title="Patient-education chatbot", version="1", docs_url="/api/docs", redoc_url=None)
     app.state.service = service
 
