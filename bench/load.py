@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,6 +163,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     parser.add_argument("--batch-size", type=int, default=None, help="CHATBOT_BATCH_SIZE for the server")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the finally below still stops the server
     from transformers import AutoTokenizer
 
     settings = Settings.load()
