@@ -189,8 +189,10 @@ class OpenAIGenerator:
         self.read_timeout_s, self.first_token_s, self.total_s = read_timeout_s, first_token_s, total_s
         self.name = f"openai:{model or 'default'}"
         self.supports_prefill = False  # not every OpenAI-compatible server can continue an assistant message
-        timeout = httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s,
-                                pool=connect_timeout_s)
+        # the helper thread's own network timeouts; the patient's deadlines are kept in stream(). A server may send
+        # its headers only with the first piece, so a read may take as long as the first piece may.
+        read = max(read_timeout_s, first_token_s)
+        timeout = httpx.Timeout(connect=connect_timeout_s, read=read, write=read, pool=connect_timeout_s)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = client or httpx.Client(timeout=timeout, headers=headers)
 
