@@ -138,6 +138,6 @@ def test_a_patient_who_leaves_frees_the_batch(batched: LocalGenerator):
     next(pieces)
     pieces.close()
     deadline = time.monotonic() + 30
-    while batched._batcher._rows and time.monotonic() < deadline:
+    while (batched._batcher._rows or batched._batcher._running) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not batched._batcher._rows
+    assert not batched._batcher._rows and not batched._batcher._running  # the decoding loop has ended too
