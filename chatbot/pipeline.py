@@ -16,6 +16,7 @@ from chatbot.embedding import Embedder, embedder_from_settings
 from chatbot.errors import GenerationError, ModelMissingError
 from chatbot.fallback import extract_answer, starts_with_reference
 from chatbot.generation import Generator, make_generator
+from chatbot.health import GeneratorHealth
 from chatbot.glossary import load_glossaries
 from chatbot.index import IndexInfo, KnowledgeIndex, ensure_index
 from chatbot.knowledge import LoadReport, documents_to_index, load_library
@@ -78,7 +79,16 @@ class Pipeline:
         self._verifier: Verifier | None = None
         self._cache: SentenceCache | None = None
         self._lock = threading.RLock()
-        self.generator_failures = 0  # consecutive; health reports "degraded" while above zero
+        self.health = GeneratorHealth()
+
+    @property
+    def generator_failures(self) -> int:
+        """Consecutive generation failures; health reports "degraded" while above zero."""
+        return self.health.failures
+
+    @generator_failures.setter
+    def generator_failures(self, value: int) -> None:
+        self.health.failures = value
 
     # ------------------------------------------------------------------ heavy parts, loaded once, lazily
     @property
@@ -192,6 +202,10 @@ class Pipeline:
     def _generate_verified(self, prompt, evidence, timer: Timer, draft: _Draft) -> Iterator[Event]:
         deadline = time.monotonic() + 3 * self.settings.generation_timeout_s
         pieces = None
+        if self.health.paused():  # the backend failed several times just now: do not make this patient wait too
+            draft.flags.extend(("generation_failed", "generator_paused"))
+            timer.mark("generate")
+            return
         try:
             pieces = self.generator.stream(prompt)
             for sentence, complete in stream_sentences(itertools.chain([prompt.prefill], pieces)):
@@ -209,9 +223,9 @@ class Pipeline:
                 if time.monotonic() > deadline:
                     draft.flags.append("generation_timeout")
                     break
-            self.generator_failures = 0
+            self.health.success()
         except (GenerationError, ModelMissingError) as error:
-            self.generator_failures += 1
+            self.health.failure(error)
             draft.flags.append("generation_failed")
             log.warning("generation failed (%s); answering from curated text", error)
         finally:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chatbot.web import ChatService
 
 MAX_HISTORY = 12
+WAIT_NOTICE_S = 3.0  # a patient still waiting in the queue after this sees a "your answer will start" line
 _LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
@@ -133,15 +134,30 @@ def build_ui(service: "ChatService", settings: Settings, embed: bool = False,
             yield "", history, lang, ids, gr.skip()
             return
         yield "", history, lang, ids, gr.skip()
-        for event in service.stream(query, "embed" if embed else "page"):
-            if isinstance(event, Delta):
-                history[-1]["content"] += safe_markdown(event.text)
-                yield "", history, lang, ids, gr.skip()
-            elif isinstance(event, Done):
-                lang = event.reply.language
-                history[-1]["content"] = shown_reply(event.reply, lang, settings)
-                ids = {**ids, len(history) - 1: event.reply.reply_id}
-                yield "", history, lang, ids, announcement(event.reply, lang, settings)
+        ticket = service.admission.try_enter()
+        started = ticket is not None and ticket.start(WAIT_NOTICE_S, give_up=False)
+        if ticket is not None and not started:  # a line now, so that nobody waits long without a word
+            history[-1]["content"] = messages.message("waiting", lang, settings)
+            yield "", history, lang, ids, gr.skip()
+            started = ticket.start(max(settings.queue_wait_s - WAIT_NOTICE_S, 0.0))
+        if not started:
+            service.metrics.busy.labels("page").inc()
+            history[-1]["content"] = messages.message("busy", lang, settings)
+            yield "", history, lang, ids, gr.skip()
+            return
+        try:
+            history[-1]["content"] = ""
+            for event in service.stream(query, "embed" if embed else "page"):
+                if isinstance(event, Delta):
+                    history[-1]["content"] += safe_markdown(event.text)
+                    yield "", history, lang, ids, gr.skip()
+                elif isinstance(event, Done):
+                    lang = event.reply.language
+                    history[-1]["content"] = shown_reply(event.reply, lang, settings)
+                    ids = {**ids, len(history) - 1: event.reply.reply_id}
+                    yield "", history, lang, ids, announcement(event.reply, lang, settings)
+        finally:
+            ticket.leave()
 
     def on_like(data: gr.LikeData, ids: dict, lang: str) -> tuple:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index

@@ -15,24 +15,23 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from chatbot.admission import Admission
+from chatbot.api import install_api
 from chatbot.audit import FEEDBACK_REASONS, AuditStore, FeedbackRecord, answer_record, utcnow, valid_reply_id
 from chatbot.config import Settings
 from chatbot.console import console_router
 from chatbot.embed import embed_js, install_origin_policy
-from chatbot.errors import BadInputError, ChatbotError
+from chatbot.errors import ChatbotError
 from chatbot.pipeline import Pipeline, safe_error_reply
 from chatbot.privacy import scrub
 from chatbot.ratelimit import ClientLimiter, GuardMiddleware
-from chatbot.records import query_from_json, reply_record
 from chatbot.types import Delta, Done, Query, Reply
 from chatbot.ui import A11Y_JS, SR_ONLY_CSS, build_ui
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 64 * 1024
 
 
 class Metrics:
@@ -44,6 +43,9 @@ class Metrics:
         self.first = Histogram("chatbot_first_sentence_seconds", "Time to the first shown sentence",
                                registry=self.registry, buckets=(0.05, 0.25, 0.5, 1, 1.5, 2, 3, 6, 12, 30))
         self.errors = Counter("chatbot_errors", "Unexpected errors at the boundary", registry=self.registry)
+        self.api_requests = Counter("chatbot_api_requests", "API requests by integrator and HTTP status",
+                                    ["integrator", "status"], registry=self.registry)
+        self.busy = Counter("chatbot_busy", "Patients told the service is busy", ["channel"], registry=self.registry)
 
     def observe(self, reply: Reply, channel: str) -> None:
         self.replies.labels(reply.route, channel).inc()
@@ -54,8 +56,11 @@ class Metrics:
 class ChatService:
     """The pipeline behind the error boundary, shared by the page and the API."""
 
-    def __init__(self, pipeline: Pipeline, metrics: Metrics, audit: AuditStore | None = None):
+    def __init__(self, pipeline: Pipeline, metrics: Metrics, audit: AuditStore | None = None,
+                 settings: Settings | None = None):
         self.pipeline, self.metrics, self.audit = pipeline, metrics, audit
+        settings = settings or pipeline.settings
+        self.admission = Admission(settings.concurrency, settings.queue_size)
         self.ready = threading.Event()
         self.startup_error: str | None = None
 
@@ -113,13 +118,13 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     metrics = Metrics()
     audit = audit or AuditStore.from_settings(settings)
     audit.start()
-    service = ChatService(pipeline, metrics, audit)
+    service = ChatService(pipeline, metrics, audit, settings)
     app = FastAPI(title="Patient-education chatbot", version="1", docs_url="/api/docs", redoc_url=None)
     app.state.service = service
     app.router.on_shutdown.append(audit.close)
     limiter = ClientLimiter(settings)
     # limits first and CORS after it, so CORS is the outer layer and a 429 or 413 still carries its headers
-    app.add_middleware(GuardMiddleware, limiter=limiter, settings=settings, max_body_bytes=MAX_BODY_BYTES)
+    app.add_middleware(GuardMiddleware, limiter=limiter, settings=settings, max_body_bytes=settings.max_request_bytes)
     install_origin_policy(app, settings)
 
     @app.get("/healthz")
@@ -127,8 +132,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         if not service.ready.is_set():
             return JSONResponse({"status": "starting"}, status_code=503)
         info = pipeline.index_info
-        status = "degraded" if service.startup_error or pipeline.generator_failures else "ok"
-        body = {"status": status, "generator": getattr(pipeline.generator, "name", "?"),
+        generator = pipeline.health.report(pipeline.generator) if not service.startup_error else None
+        degraded = service.startup_error or generator["status"] != "ok"
+        body = {"status": "degraded" if degraded else "ok", "generator": generator,
                 "generator_failures": pipeline.generator_failures, "error": service.startup_error,
                 "index": info.__dict__ if info else None}
         return JSONResponse(body)
@@ -137,23 +143,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     def metrics_endpoint() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/api/v1/chat")
-    async def chat(request: Request):
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"The request is larger than {MAX_BODY_BYTES} bytes."}, status_code=413)
-        try:
-            query = query_from_json(json.loads(body or b"null"), settings.max_question_chars * 10)
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "The body must be JSON: {\"question\": \"...\"}."}, status_code=400)
-        except BadInputError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
-        if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_sse(service.stream(query, "api")), media_type="text/event-stream")
-        # the pipeline is synchronous: run it in the thread pool so other requests are not held behind it
-        reply = await run_in_threadpool(lambda: next(e.reply for e in service.stream(query, "api")
-                                                     if isinstance(e, Done)))
-        return JSONResponse(reply_record(reply))
+    install_api(app, service, settings)
 
     @app.post("/api/v1/feedback", status_code=202)
     async def feedback(request: Request):
@@ -172,7 +162,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(console_router(service, settings))
     for path, embed in (("/embed", True), ("/", False)):  # /embed first: the page at / would take every path
         demo = build_ui(service, settings, embed=embed, limiter=limiter)
-        demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+        # the bounded queue is ChatService.admission, which can tell a patient "busy" in words; Gradio's own
+        # queue only has to hold those who are waiting there
+        demo.queue(default_concurrency_limit=settings.concurrency + settings.queue_size, max_size=settings.queue_size)
         js = "() => { (%s)(); (%s)(); }" % (A11Y_JS, embed_js(settings)) if embed else A11Y_JS
         app = gr.mount_gradio_app(app, demo, path=path, show_error=False, footer_links=[], theme=THEME,
                                   css=_CSS + SR_ONLY_CSS + (_EMBED_CSS if embed else ""), js=js)
@@ -181,14 +173,6 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     else:
         service.ready.set()
     return app
-
-
-def _sse(events: Iterator[Delta | Done]) -> Iterator[str]:
-    for event in events:
-        if isinstance(event, Delta):
-            yield f"data: {json.dumps({'text': event.text}, ensure_ascii=False)}\n\n"
-        else:
-            yield f"event: done\ndata: {json.dumps(reply_record(event.reply), ensure_ascii=False)}\n\n"
 
 
 # system fonts only: the page loads nothing from other origins

@@ -113,7 +113,8 @@ SIMPLE = Prompt(system="You are a helpful assistant.", messages=(Turn("user", "N
 
 
 def test_generate_and_stream_through_the_server(server: ServedModel):
-    generator = OpenAIGenerator(server.base_url, server.model, max_new_tokens=24)
+    generator = OpenAIGenerator(server.base_url, server.model, max_new_tokens=24, first_token_s=120,
+                                read_timeout_s=60, total_s=600)
     text = generator.generate(SIMPLE)
     assert text.strip()
     pieces = list(generator.stream(SIMPLE))
@@ -121,12 +122,18 @@ def test_generate_and_stream_through_the_server(server: ServedModel):
     assert "".join(pieces) == text, "greedy decoding should give the same text streamed or not"
 
 
-def _openai_settings(real_settings: Settings, base_url: str, model: str) -> Settings:
-    return real_settings.replace(generator="openai", openai_base_url=base_url, openai_model=model)
+# The CPU server on a shared 2-core machine can take longer than the shipped 4 s to its first token; the tests of
+# a healthy server give it time, those of a failing one keep the shipped deadlines.
+PATIENT = {"openai_first_token_s": 120.0, "openai_read_timeout_s": 60.0, "openai_total_s": 600.0}
+
+
+def _openai_settings(real_settings: Settings, base_url: str, model: str, patient: bool = False) -> Settings:
+    return real_settings.replace(generator="openai", openai_base_url=base_url, openai_model=model,
+                                 **(PATIENT if patient else {}))
 
 
 def test_the_pipeline_answers_through_the_server(server: ServedModel, real_settings, real_pipeline):
-    pipeline = Pipeline(_openai_settings(real_settings, server.base_url, server.model),
+    pipeline = Pipeline(_openai_settings(real_settings, server.base_url, server.model, patient=True),
                         embedder=real_pipeline.embedder)
     reply = pipeline.answer(Query(QUESTION))
     assert pipeline.generator.name.startswith("openai:")
@@ -168,7 +175,7 @@ def _assert_curated_fallback(reply) -> None:
 def test_a_server_killed_mid_answer_gives_the_curated_answer_fast(start_server, real_settings, real_pipeline):
     served = start_server()
     settings = _openai_settings(real_settings, served.base_url, served.model)
-    killer = KillOnFirstPiece(OpenAIGenerator(served.base_url, served.model), served)
+    killer = KillOnFirstPiece(OpenAIGenerator(served.base_url, served.model, first_token_s=120, total_s=600), served)
     pipeline = Pipeline(settings, embedder=real_pipeline.embedder, generator=killer)
     reply = None
     for event in pipeline.stream(Query(QUESTION)):
@@ -190,3 +197,37 @@ def test_a_server_down_from_the_start_gives_the_curated_answer_fast(real_setting
     reply = pipeline.answer(Query(QUESTION))
     assert time.monotonic() - started <= FALLBACK_WITHIN_S
     _assert_curated_fallback(reply)
+
+
+def test_a_hung_server_gives_the_curated_answer_fast(real_settings, real_pipeline):
+    """A server that takes the connection and never answers (a frozen process): the read timeout alone would
+    hold the patient for its whole length on every retry."""
+    import socket
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)  # connections complete in the backlog; nothing ever reads or answers them
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/v1"
+        pipeline = Pipeline(_openai_settings(real_settings, url, "hung").replace(openai_read_timeout_s=60),
+                            embedder=real_pipeline.embedder)
+        pipeline.retriever
+        pipeline.answer(Query(QUESTION))  # first-time work (the passages' sentence embeddings) out of the clock
+        started = time.monotonic()
+        reply = pipeline.answer(Query(QUESTION))
+        assert time.monotonic() - started <= FALLBACK_WITHIN_S
+    _assert_curated_fallback(reply)
+
+
+def test_health_is_degraded_while_the_server_is_down_and_recovers_when_it_is_back(server: ServedModel):
+    from chatbot.health import GeneratorHealth
+
+    down = OpenAIGenerator(f"http://127.0.0.1:{free_port()}/v1", "gone")
+    health = GeneratorHealth()
+    with pytest.raises(Exception):
+        down.generate(SIMPLE)
+    health.failure(RuntimeError("The model server failed: ConnectError."))
+    report = health.report(down)
+    assert report["status"] == "degraded" and report["name"] == "openai:gone"
+    back = OpenAIGenerator(server.base_url, server.model)  # the same backend, its server answering again
+    health._last_probe = float("-inf")
+    assert health.report(back)["status"] == "ok"

@@ -155,3 +155,53 @@ def test_a_json_answer_does_not_block_other_requests(http: httpx.Client, real_pi
         release.set()
         answer.join(60)
     assert waited < 1.0, f"/healthz waited {waited:.1f}s for another request's answer"
+
+
+def test_a_full_queue_gets_a_friendly_busy_answer_over_http(real_settings, real_pipeline, monkeypatch):
+    """A second real server with room for one answer and nobody waiting: while one patient's answer is being
+    written, the next request gets 503, Retry-After and the busy text in its language, never an error page."""
+    import uvicorn
+
+    from chatbot.web import create_app
+
+    from .conftest import free_port
+
+    settings = real_settings.replace(concurrency=1, queue_size=0, queue_wait_s=1)
+    generator = real_pipeline.generator
+    entered, release = threading.Event(), threading.Event()
+    original = generator.stream
+
+    def held_stream(prompt):
+        entered.set()
+        release.wait(30)
+        yield from original(prompt)
+
+    monkeypatch.setattr(generator, "stream", held_stream)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, real_pipeline, warm=False), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    first: dict = {}
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        holder = threading.Thread(target=lambda: first.update(
+            response=httpx.post(f"{base}/api/v1/chat", json={"question": QUESTION}, timeout=120)))
+        holder.start()
+        assert entered.wait(60), "the first answer never reached the generator"
+        busy = httpx.post(f"{base}/api/v1/chat", json={"question": "¿Qué ayuda con la fiebre?"}, timeout=30)
+        release.set()
+        holder.join(120)
+        after = httpx.post(f"{base}/api/v1/chat", json={"question": "I have crushing chest pain"}, timeout=120)
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(10)
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "5"
+    assert busy.headers["content-type"].startswith("application/json")
+    assert busy.json()["error"] == messages.message("busy", "es", settings)
+    assert first["response"].status_code == 200, "the patient already being answered was not disturbed"
+    assert after.status_code == 200, "the place was not given back"

@@ -4,6 +4,7 @@ contract every backend keeps."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -235,3 +236,114 @@ def test_generator_contract(name: str, scripted) -> None:
     assert pieces and all(isinstance(p, str) and p for p in pieces)
     assert "".join(pieces) == ANSWER
     assert backends(name, scripted).generate(PROMPT) == ANSWER
+
+
+# ------------------------------------------------------------------------ deadlines: slow, hung, garbage
+class Trickle(httpx.SyncByteStream):
+    """Sends `chunks`, waiting `gap` seconds before each (a slow or hung server)."""
+
+    def __init__(self, chunks: list[bytes], gap: float):
+        self.chunks, self.gap = chunks, gap
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            threading.Event().wait(self.gap)  # not time.sleep: the no_backoff fixture replaces it
+            yield chunk
+
+
+def timed(function) -> float:
+    import time
+
+    started = time.monotonic()
+    function()
+    return time.monotonic() - started
+
+
+def test_a_server_that_never_sends_the_first_piece_fails_at_the_first_token_deadline() -> None:
+    server = Server(lambda: httpx.Response(200, stream=Trickle([sse("late")], gap=5)))
+    generator = openai(server, retries=0, first_token_s=0.3)
+    assert timed(lambda: pytest.raises(GenerationError, generator.generate, PROMPT)) < 2
+
+
+def test_a_server_that_stalls_mid_answer_fails_at_the_read_deadline() -> None:
+    server = Server(lambda: httpx.Response(200, stream=Trickle([sse("Drink ", done=False), sse("water.")], gap=0.01)))
+    assert openai(server).generate(PROMPT) == "Drink water."
+    stalled = Server(lambda: httpx.Response(200, stream=StallAfterFirst(sse("Drink ", done=False), stall=5)))
+    seen: list[str] = []
+
+    def consume() -> None:
+        with pytest.raises(GenerationError, match="next piece"):
+            for piece in openai(stalled, read_timeout_s=0.3).stream(PROMPT):
+                seen.append(piece)
+
+    assert timed(consume) < 2
+    assert seen == ["Drink "]
+
+
+class StallAfterFirst(httpx.SyncByteStream):
+    def __init__(self, first: bytes, stall: float):
+        self.first, self.stall = first, stall
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.first
+        threading.Event().wait(self.stall)
+        yield sse("too late")
+
+
+def test_a_trickling_server_is_cut_at_the_total_deadline() -> None:
+    chunks = [sse(f"word{i} ", done=False) for i in range(100)]
+    server = Server(lambda: httpx.Response(200, stream=Trickle(chunks, gap=0.1)))
+    seen: list[str] = []
+
+    def consume() -> None:
+        with pytest.raises(GenerationError, match="too slow"):
+            for piece in openai(server, read_timeout_s=1, total_s=0.6).stream(PROMPT):
+                seen.append(piece)
+
+    assert timed(consume) < 2
+    assert 1 <= len(seen) < 100
+
+
+@pytest.mark.parametrize("garbage", [
+    b"<html><body>502 Bad Gateway</body></html>\n",
+    b'{"choices": [{"message": {"content": "not streamed"}}]}\n',
+    b"\x00\xff\xfe binary noise\n",
+])
+def test_a_server_sending_garbage_fails_at_once(garbage: bytes) -> None:
+    server = Server(lambda: httpx.Response(200, stream=Trickle([garbage] + [sse("x", done=False)] * 50, gap=0.05)))
+    with pytest.raises(GenerationError):
+        assert timed(lambda: openai(server, retries=0).generate(PROMPT)) < 1
+
+
+def test_retries_stop_at_the_first_token_deadline(no_backoff: list[float]) -> None:
+    def slow_500() -> httpx.Response:
+        threading.Event().wait(0.2)
+        return httpx.Response(500)
+
+    server = Server(slow_500)
+    generator = openai(server, retries=50, first_token_s=0.5)
+    assert timed(lambda: pytest.raises(GenerationError, generator.generate, PROMPT)) < 1.5
+    threading.Event().wait(0.5)
+    assert len(server.requests) < 10, "the helper kept retrying after the patient got the fallback"
+
+
+def test_5xx_with_an_html_page_is_a_generation_error() -> None:
+    server = Server(httpx.Response(502, content=b"<html>Bad Gateway</html>"))
+    with pytest.raises(GenerationError, match="HTTP 502"):
+        openai(server, retries=0).generate(PROMPT)
+
+
+def test_timeouts_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="above zero"):
+        OpenAIGenerator(BASE, "m", first_token_s=0)
+
+
+def test_probe_says_whether_the_server_answers() -> None:
+    assert openai(Server(httpx.Response(200, json={"data": []}))).probe()
+    assert not openai(Server(httpx.ConnectError("refused"))).probe()
+
+
+def test_local_batch_size_must_be_at_least_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="batch_size"):
+        LocalGenerator(tmp_path, batch_size=0)
+    assert LocalGenerator(tmp_path, batch_size=1).batch_size == 1  # 1: batching off, the plain generate path

@@ -110,7 +110,8 @@ def test_hindi_has_the_safety_texts_in_devanagari(key: str) -> None:
 
 def test_every_page_text_and_example_is_in_every_language() -> None:
     for lang in ("en", "es", "zh", "hi"):
-        missing = [key for key in ("title", "placeholder", "send", "start_over", "sources", "busy", "examples")
+        missing = [key for key in ("title", "placeholder", "send", "start_over", "sources", "busy", "waiting",
+                                    "examples")
                    if not catalogue(lang).get(key)]
         assert missing == [], lang
     assert len({examples(lang)[0] for lang in ("en", "es", "zh", "hi")}) == 4

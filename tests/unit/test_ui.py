@@ -52,3 +52,45 @@ def test_the_announcement_is_the_whole_answer_with_its_sources_escaped() -> None
                   citations=(Citation("fever", "Fever", "https://medlineplus.gov/fever.html", 0.8),))
     assert announcement(reply, "en", Settings()) == \
         "<p>Answer: Drink water &lt;b&gt;often&lt;/b&gt;. Sources: Fever.</p>"
+
+
+class _Request:
+    query_params: dict = {}
+
+
+def _respond(service, settings):
+    demo = build_ui(service, settings)
+    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "respond")
+
+
+def test_a_full_queue_shows_the_busy_line_in_the_pages_language(make_pipeline, scripted) -> None:
+    from chatbot import messages
+    from chatbot.web import ChatService, Metrics
+
+    pipeline = make_pipeline(generator=scripted("Rest."), concurrency=1, queue_size=0, semantic_screening=False)
+    service = ChatService(pipeline, Metrics())
+    holder = service.admission.try_enter()
+    assert holder.start(0)
+    updates = list(_respond(service, pipeline.settings)("¿Qué ayuda con la fiebre?", [], "es", {}, _Request()))
+    holder.leave()
+    assert updates[-1][1][-1]["content"] == messages.message("busy", "es", pipeline.settings)
+    assert service.admission.counts == (0, 0)
+
+
+def test_a_patient_waiting_in_the_queue_is_told_then_answered(make_pipeline, scripted, monkeypatch) -> None:
+    import threading
+
+    from chatbot import messages, ui
+    from chatbot.web import ChatService, Metrics
+
+    monkeypatch.setattr(ui, "WAIT_NOTICE_S", 0.05)
+    pipeline = make_pipeline(generator=scripted("Rest."), concurrency=1, queue_size=1, semantic_screening=False)
+    service = ChatService(pipeline, Metrics())
+    holder = service.admission.try_enter()
+    holder.start(0)
+    respond = _respond(service, pipeline.settings)
+    threading.Timer(0.5, holder.leave).start()
+    shown = [u[1][-1]["content"] for u in respond("What helps a fever?", [], "en", {}, _Request())]
+    assert messages.message("waiting", "en", pipeline.settings) in shown
+    assert shown[-1] and shown[-1] != messages.message("busy", "en", pipeline.settings)
+    assert service.admission.counts == (0, 0)
