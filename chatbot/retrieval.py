@@ -23,8 +23,9 @@ FUNCTION_WORDS = frozenset(
     "mas algo alguien nada todo toda bien mal otra otro también tambien pero porque pasa".split())
 CANDIDATES = 20
 LEXICAL_AGREEMENT = 1  # outside the embedder's languages, the best passage's topic must be the lexical best's
-LEXICAL_COVERAGE = 0.4  # outside them, the share of the question's (IDF-weighted) search words the best passage has
+LEXICAL_COVERAGE = 0.35  # outside them, the share of the question's (IDF-weighted) search words the best passage has
 FOLLOW_UP_WORDS = 8
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|is it|are they|does it|do they|can it|y |pero |también|"
     r"qué pasa con|y si|那|那么|还有|如果)\b|\b(it|this|that|they|them|those|these|ello|eso|esto)\b",
@@ -63,7 +64,8 @@ class Retriever:
                 continue
             searched, search_vector, search_tokens, via = text, vector, query_tokens, ()
             if candidate_lang != lang and lang in self.glossaries and candidate_lang == "en":
-                searched = self.glossaries[lang].translate(text)
+                # the glossary's English words, and the English words patients mix in ("asthma inhaler कैसे use करें?")
+                searched = " ".join(filter(None, [self.glossaries[lang].translate(text), *_LATIN_WORD.findall(text)]))
                 if not searched:
                     continue
                 search_vector, search_tokens, via = self.embedder.embed([searched])[0], tokens(searched), ("glossary",)
@@ -133,7 +135,7 @@ def _idf(li: LanguageIndex) -> dict[str, float]:
         df.update(set(tokens(f"{chunk.title} {chunk.section} {chunk.text}")))
     n = len(li.chunks)
     idf = {t: math.log(1 + n / (1 + c)) for t, c in df.items()}
-    idf[""] = math.log(1 + n)
+    idf[""] = math.log(1 + n / 2)  # as rare as a word one chunk has
     return idf
 
 
