@@ -38,7 +38,7 @@ class Settings:
     dtype: str = "auto"  # local: "auto" (what `chatbot prepare` measured fastest), "float32", "bfloat16", "float16"
     max_new_tokens: int = 120
     prefill_words: int = 8  # local backend: start the answer with this many words of the best curated sentence
-    batch_size: int = 1  # local: answers decoded together step by step (try 8); 1, the default, turns batching off
+    batch_size: int = 8  # local: answers decoded together step by step; 1 turns batching off
     generation_timeout_s: float = 20.0  # no new text for this long, or the whole answer past 3x this: fall back
     generator_languages: tuple[str, ...] = ("en",)  # languages the generator writes well; others get curated text
     openai_base_url: str = "http://127.0.0.1:8000/v1"
