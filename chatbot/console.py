@@ -4,7 +4,6 @@ Nothing here is reachable without a signed-in staff member; every form carries a
 
 from __future__ import annotations
 
-import datetime
 import html
 from typing import TYPE_CHECKING, Callable
 
@@ -16,7 +15,7 @@ from chatbot import regression
 from chatbot.audit import AuditUnavailable, redacted
 from chatbot.config import Settings
 from chatbot.errors import BadInputError
-from chatbot.knowledge import load_library
+from chatbot.knowledge import load_library, overdue
 from chatbot.types import ROUTES, Query, Reply
 from chatbot.ui import page_locale
 
@@ -205,13 +204,12 @@ def console_router(service: "ChatService", settings: Settings) -> APIRouter:
     # ------------------------------------------------------------------ knowledge, feedback
     async def knowledge(request: Request, user: str, form) -> Response:
         library = await run_in_threadpool(load_library, settings.library_dirs)
-        today = datetime.date.today()
+        late = set(overdue(library.documents))
         rows = "".join(
-            f'<tr class="{"overdue" if d.review_due < today else ""}"><td>{e(d.doc_id)}</td><td>{e(d.language)}</td>'
+            f'<tr class="{"overdue" if d in late else ""}"><td>{e(d.doc_id)}</td><td>{e(d.language)}</td>'
             f'<td>{e(d.title)}</td><td>{e(d.origin)}</td><td>{d.last_reviewed}</td><td>{d.review_due}'
-            f'{" (overdue)" if d.review_due < today else ""}</td></tr>'
+            f'{" (overdue)" if d in late else ""}</td></tr>'
             for d in sorted(library.documents, key=lambda d: (d.review_due, d.doc_id, d.language)))
-        overdue = sum(d.review_due < today for d in library.documents)
         info = pipeline.index_info
         index = ("<p>The index is not loaded yet.</p>" if info is None else
                  f"<table><tr><th>built</th><td>{e(info.built_at)}</td></tr><tr><th>status</th><td>{e(info.status)}"
@@ -221,7 +219,7 @@ def console_router(service: "ChatService", settings: Settings) -> APIRouter:
                  f"{e(info.embedder)} ({info.dim} dimensions)</td></tr></table>")
         problems = "".join(f"<li>{e(p)}</li>" for p in library.problems)
         body = (f"<h2>Index</h2>{index}<h2>Topics</h2><p>{len(library.documents)} documents, "
-                f"<strong>{overdue} past their review date</strong> (highlighted, listed first).</p>"
+                f"<strong>{len(late)} past their review date</strong> (highlighted, listed first).</p>"
                 f"<table><thead><tr><th>id</th><th>language</th><th>title</th><th>origin</th><th>last reviewed</th>"
                 f"<th>review due</th></tr></thead><tbody>{rows}</tbody></table>"
                 + (f"<h2>Files skipped</h2><ul>{problems}</ul>" if problems else ""))

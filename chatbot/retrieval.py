@@ -11,18 +11,16 @@ from chatbot.embedding import Embedder
 from chatbot.glossary import Glossary
 from chatbot.index import KnowledgeIndex, LanguageIndex, search_dense, search_lexical
 from chatbot.text import tokens
-from chatbot.types import Passage, Query, Retrieval
+from chatbot.types import Chunk, Passage, Query, Retrieval
 
 RRF_K = 60
-# Spanish words that say nothing about the topic, left out of the lexical coverage. Chinese keeps every character
-# and pair: its function characters are common in the guidance too, so their weight is low anyway.
+# Spanish words that say nothing about the topic, left out of the lexical coverage (`tokens` already drops the
+# stopwords in chatbot/text.py). Chinese keeps every character and pair: its function characters are common in the
+# guidance too, so their weight is low anyway.
 FUNCTION_WORDS = frozenset(
-    "que qué como cómo cual cuál cuales cuáles cuando cuándo donde dónde por para con sin sobre de del al el la los "
-    "las lo le les un una unos unas mi mis tu su sus me te se nos es son era ser estar esta está estoy este esto eso "
-    "hay tengo tiene tienen tener puedo puede pueden poder debo debe deben hacer hago hace y o u si no ni ya muy más "
-    "mas algo alguien nada todo toda bien mal otra otro también tambien pero porque pasa".split())
+    "algo alguien bien cual cuándo debe deben debo donde dónde era eso esto estoy está hace hacer hago mal mas nada "
+    "ni nos otra otro pasa poder porque puedo sobre tambien también te tener tengo tiene tienen toda todo u".split())
 CANDIDATES = 20
-LEXICAL_AGREEMENT = 1  # outside the embedder's languages, the best passage's topic must be the lexical best's
 LEXICAL_COVERAGE = 0.35  # outside them, the share of the question's (IDF-weighted) search words the best passage has
 FOLLOW_UP_WORDS = 8
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -51,10 +49,13 @@ class Retriever:
         self.top_k, self.min_relevance, self.fallback_language = top_k, min_relevance, fallback_language
         self.dense_languages = dense_languages
         self.glossaries = glossaries or {}  # language -> English search words, for languages we hold no guidance in
-        self._idf = {lang: _idf(li) for lang, li in index.languages.items() if lang not in dense_languages}
+        # outside the embedder's languages: each chunk's search words, once, for the lexical coverage
+        self._words = {lang: [frozenset(tokens(_coverage_text(c))) for c in li.chunks]
+                       for lang, li in index.languages.items() if lang not in dense_languages}
+        self._idf = {lang: _idf(words) for lang, words in self._words.items()}
 
     def retrieve(self, text: str, lang: str) -> Retrieval:
-        vector = self.embedder.embed([text])[0]
+        vectors = {}  # embedded only where a language the embedder reads is searched, and once per text
         query_tokens = tokens(text)
         tried = [lang] + ([self.fallback_language] if lang != self.fallback_language else [])
         best: tuple[Passage, ...] = ()
@@ -62,18 +63,20 @@ class Retriever:
             li = self.index.languages.get(candidate_lang)
             if li is None:
                 continue
-            searched, search_vector, search_tokens, via = text, vector, query_tokens, ()
+            searched, search_tokens, via = text, query_tokens, ()
             if candidate_lang != lang and lang in self.glossaries and candidate_lang == "en":
                 # the glossary's English words, and the English words patients mix in ("asthma inhaler कैसे use करें?")
                 searched = " ".join(filter(None, [self.glossaries[lang].translate(text), *_LATIN_WORD.findall(text)]))
                 if not searched:
                     continue
-                search_vector, search_tokens, via = self.embedder.embed([searched])[0], tokens(searched), ("glossary",)
+                search_tokens, via = tokens(searched), ("glossary",)
             if candidate_lang in self.dense_languages:
-                passages, _ = self._rank(li, search_vector, search_tokens)
+                if searched not in vectors:
+                    vectors[searched] = self.embedder.embed([searched])[0]
+                passages = self._rank(li, vectors[searched], search_tokens)
                 relevant = bool(passages) and max(p.score for p in passages) >= self.min_relevance
             else:
-                passages = self._rank_lexical(li, search_tokens, self._idf[candidate_lang])
+                passages = self._rank_lexical(li, search_tokens, candidate_lang)
                 relevant = bool(passages) and passages[0].score >= LEXICAL_COVERAGE
             if relevant:
                 flags = ("english_source",) + via if candidate_lang != lang else ()
@@ -81,7 +84,7 @@ class Retriever:
             best = best or passages
         return Retrieval(best, text, False, lang)
 
-    def _rank_lexical(self, li: LanguageIndex, query_tokens: list[str], idf: dict[str, float]) -> tuple[Passage, ...]:
+    def _rank_lexical(self, li: LanguageIndex, query_tokens: list[str], lang: str) -> tuple[Passage, ...]:
         """In a language the embedder was not trained on, its cosines run high for unrelated text ("什么是哮喘？"
         came closest to the missed-doses topic), so passages come from the lexical search alone. The score is the
         IDF-weighted share of the question's search words that the passage has; passages after the first must come
@@ -89,6 +92,7 @@ class Retriever:
         ranked = search_lexical(li, query_tokens, CANDIDATES)
         if not ranked:
             return ()
+        idf, words = self._idf[lang], self._words[lang]
         wanted = {t: idf.get(t, idf[""]) for t in set(query_tokens) if _topical(t)}
         total = sum(wanted.values()) or 1.0
         top_doc = li.chunks[ranked[0][0]].doc_id
@@ -97,17 +101,14 @@ class Retriever:
             chunk = li.chunks[i]
             if chunk.doc_id != top_doc:
                 continue
-            have = set(tokens(f"{chunk.title} {chunk.section} {chunk.text}"))
-            coverage = sum(w for t, w in wanted.items() if t in have) / total
+            coverage = sum(w for t, w in wanted.items() if t in words[i]) / total
             chosen.append(Passage(chunk, coverage, 1.0 / (RRF_K + rank + 1)))
             if len(chosen) == self.top_k:
                 break
         return tuple(sorted(chosen, key=lambda p: p.score, reverse=True))
 
-    def _rank(self, li: LanguageIndex, vector, query_tokens: list[str]) -> tuple[tuple[Passage, ...], set[str]]:
-        """The passages, and the topic the lexical search ranks highest. In a language the embedder was not
-        trained on, its cosines run high for unrelated text, so there the best passage must also come from the
-        lexical search's best topic to count as relevant."""
+    def _rank(self, li: LanguageIndex, vector, query_tokens: list[str]) -> tuple[Passage, ...]:
+        """Dense and lexical rankings fused (reciprocal rank fusion), in a language the embedder reads."""
         dense = search_dense(li, vector, CANDIDATES)
         lexical = search_lexical(li, query_tokens, CANDIDATES)
         cosine = dict(dense)
@@ -123,19 +124,22 @@ class Retriever:
         # the relevance of the answer rests on its best passage; weaker ones are context only
         floor = max(cosine.values(), default=0.0) - 0.15
         chosen = [i for i in order if cosine[i] >= floor][: self.top_k]
-        lexical_top = {li.chunks[i].doc_id for i, _ in lexical[:LEXICAL_AGREEMENT]}
-        return tuple(Passage(li.chunks[i], cosine[i], fused[i]) for i in chosen), lexical_top
+        return tuple(Passage(li.chunks[i], cosine[i], fused[i]) for i in chosen)
 
 
-def _idf(li: LanguageIndex) -> dict[str, float]:
+def _coverage_text(chunk: Chunk) -> str:
+    return f"{chunk.title} {chunk.section} {chunk.text}"
+
+
+def _idf(chunk_words: list[frozenset[str]]) -> dict[str, float]:
     """Inverse document frequency of each search word over a language's chunks; "" holds the weight of a word no
-    chunk has (the highest: a question about something the library lacks should not count as covered)."""
+    chunk has (as rare as a word one chunk has: a question about something the library lacks is not covered)."""
     df: Counter[str] = Counter()
-    for chunk in li.chunks:
-        df.update(set(tokens(f"{chunk.title} {chunk.section} {chunk.text}")))
-    n = len(li.chunks)
+    for words in chunk_words:
+        df.update(words)
+    n = len(chunk_words)
     idf = {t: math.log(1 + n / (1 + c)) for t, c in df.items()}
-    idf[""] = math.log(1 + n / 2)  # as rare as a word one chunk has
+    idf[""] = math.log(1 + n / 2)
     return idf
 
 

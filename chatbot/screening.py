@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,11 +51,8 @@ class RuleBook:
     frames: tuple[re.Pattern[str], ...] = ()  # taken out before the `personal` test
     debunk: tuple[re.Pattern[str], ...] = ()  # a myth or claim to check: harmful-request rules do not refuse it
     negated: tuple[re.Pattern[str], ...] = ()  # "no fever": taken out before the rules look for symptoms
-    anchors: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)  # topic words, per label
-
-    @property
-    def anchor_patterns(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(p for patterns in self.anchors.values() for p in patterns)
+    anchors: tuple[re.Pattern[str], ...] = ()  # topic words of every escalation the classifier may make
+    anchored_labels: frozenset[str] = frozenset()  # the labels that need one (or UNANCHORED_THRESHOLD)
 
 
 def _compile(patterns: list[str] | None) -> tuple[re.Pattern[str], ...]:
@@ -65,6 +62,7 @@ def _compile(patterns: list[str] | None) -> tuple[re.Pattern[str], ...]:
 @lru_cache(maxsize=4)
 def load_rules(path: Path = RULES_FILE) -> RuleBook:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    anchors = data.get("anchors") or {}
     rules = tuple(
         ScreeningRule(
             rule_id=r["id"],
@@ -83,7 +81,7 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
                     _compile(data.get("history")), _compile(data.get("mention")), _compile(data.get("support")),
                     _compile(data.get("present")), _compile(data.get("general")), _compile(data.get("frames")),
                     _compile(data.get("debunk")), _compile(data.get("negated")),
-                    {label: _compile(patterns) for label, patterns in (data.get("anchors") or {}).items()})
+                    tuple(p for patterns in anchors.values() for p in _compile(patterns)), frozenset(anchors))
 
 
 def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener | None = SCREENER,
@@ -123,8 +121,8 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
         if decided is None and verdict.label == "refuse" and verdict.probability >= SEMANTIC_REFUSE_THRESHOLD \
                 and not (educational or general):
             return Screening("refuse", ("semantic",), "semantic:refuse", "refuse")
-        anchored = _matches(book.anchor_patterns, lowered)
-        needed = threshold if anchored or verdict.label not in book.anchors else max(threshold, UNANCHORED_THRESHOLD)
+        anchored = verdict.label not in book.anchored_labels or _matches(book.anchors, lowered)
+        needed = threshold if anchored else max(threshold, UNANCHORED_THRESHOLD)
         if verdict.probability >= needed and verdict.label in allowed:
             if verdict.label == "emergency" and _matches(book.resolved, lowered):
                 return Screening("urgent", ("semantic", "resolved_symptoms"), "semantic:emergency", "urgent")

@@ -57,11 +57,12 @@ def real_pipeline(real_settings: Settings) -> Pipeline:
 
 
 @contextlib.contextmanager
-def serving(app, log_level: str = "warning") -> Iterator[str]:
-    """`app` served by uvicorn on a free port in a thread; yields its base URL."""
+def serving(app, log_level: str = "warning", port: int | None = None, url_host: str = "127.0.0.1") -> Iterator[str]:
+    """`app` served by uvicorn on `port` (a free one by default) in a thread; yields its base URL, named with
+    `url_host` ("localhost" makes it another origin than 127.0.0.1 for the browser)."""
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -72,7 +73,7 @@ def serving(app, log_level: str = "warning") -> Iterator[str]:
             pytest.fail("the web app did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{url_host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

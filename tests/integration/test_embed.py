@@ -19,7 +19,7 @@ import pytest
 
 from chatbot.audit import AuditStore
 from chatbot.staff import hash_password
-from tests.integration.conftest import SERVER_READY_S, free_port
+from tests.integration.conftest import free_port, serving
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +62,6 @@ class Portal:
 @pytest.fixture(scope="module")
 def chat(real_settings, real_pipeline, tmp_path_factory) -> Iterator[dict]:
     """The real app on http://localhost:B allowing the portal on port A; portals on A (allowed) and C (not)."""
-    import uvicorn
-
     from chatbot.web import create_app
 
     port_a, port_b, port_c = free_port(), free_port(), free_port()
@@ -71,21 +69,11 @@ def chat(real_settings, real_pipeline, tmp_path_factory) -> Iterator[dict]:
                                      staff_accounts={"nurse": hash_password(PASSWORD)})
     store = AuditStore(f"sqlite:///{tmp_path_factory.mktemp('embed') / 'audit.sqlite3'}")
     app = create_app(settings, real_pipeline, warm=False, audit=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port_b, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn-embed", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_READY_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the web app did not start")
-        time.sleep(0.05)
-    app_url = f"http://localhost:{port_b}"
-    allowed, refused = Portal(port_a, f"{app_url}/embed/?lang=en"), Portal(port_c, f"{app_url}/embed/?lang=en")
-    yield {"app": app_url, "allowed": allowed.url, "refused": refused.url, "store": store}
-    allowed.close()
-    refused.close()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, port=port_b, url_host="localhost") as app_url:
+        allowed, refused = Portal(port_a, f"{app_url}/embed/?lang=en"), Portal(port_c, f"{app_url}/embed/?lang=en")
+        yield {"app": app_url, "allowed": allowed.url, "refused": refused.url, "store": store}
+        allowed.close()
+        refused.close()
 
 
 @pytest.fixture

@@ -132,18 +132,24 @@ def test_the_server_still_answers_after_bad_input(http: httpx.Client):
     assert "fever" in {c["doc_id"] for c in record["citations"]}
 
 
-def test_a_json_answer_does_not_block_other_requests(http: httpx.Client, real_pipeline, monkeypatch):
-    generator = real_pipeline.generator
+def hold_generator(generator, monkeypatch, at_most_s: float) -> tuple[threading.Event, threading.Event]:
+    """Make the generator hold each answer until `release` is set (at most `at_most_s`); `entered` is set once an
+    answer is held."""
     entered, release = threading.Event(), threading.Event()
     original = generator.stream
 
     def held_stream(prompt):
-        """Holds the answer inside the generator until the test has measured /healthz (at most 5 s)."""
         entered.set()
-        release.wait(5)
+        release.wait(at_most_s)
         yield from original(prompt)
 
     monkeypatch.setattr(generator, "stream", held_stream)
+    return entered, release
+
+
+def test_a_json_answer_does_not_block_other_requests(http: httpx.Client, real_pipeline, monkeypatch):
+    # the answer is held inside the generator until the test has measured /healthz
+    entered, release = hold_generator(real_pipeline.generator, monkeypatch, at_most_s=5)
     answer = threading.Thread(target=http.post, args=("/api/v1/chat",), kwargs={"json": {"question": QUESTION}})
     answer.start()
     try:
@@ -160,45 +166,25 @@ def test_a_json_answer_does_not_block_other_requests(http: httpx.Client, real_pi
 def test_a_full_queue_gets_a_friendly_busy_answer_over_http(real_settings, real_pipeline, monkeypatch):
     """A second real server with room for one answer and nobody waiting: while one patient's answer is being
     written, the next request gets 503, Retry-After and the busy text in its language, never an error page."""
-    import uvicorn
-
     from chatbot.web import create_app
 
-    from .conftest import free_port
+    from .conftest import serving
 
     settings = real_settings.replace(concurrency=1, queue_size=0, queue_wait_s=1)
-    generator = real_pipeline.generator
-    entered, release = threading.Event(), threading.Event()
-    original = generator.stream
-
-    def held_stream(prompt):
-        entered.set()
-        release.wait(30)
-        yield from original(prompt)
-
-    monkeypatch.setattr(generator, "stream", held_stream)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, real_pipeline, warm=False), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
+    entered, release = hold_generator(real_pipeline.generator, monkeypatch, at_most_s=30)
     first: dict = {}
-    try:
-        while not server.started:
-            time.sleep(0.05)
-        holder = threading.Thread(target=lambda: first.update(
-            response=httpx.post(f"{base}/api/v1/chat", json={"question": QUESTION}, timeout=120)))
-        holder.start()
-        assert entered.wait(60), "the first answer never reached the generator"
-        busy = httpx.post(f"{base}/api/v1/chat", json={"question": "¿Qué ayuda con la fiebre?"}, timeout=30)
-        release.set()
-        holder.join(120)
-        after = httpx.post(f"{base}/api/v1/chat", json={"question": "I have crushing chest pain"}, timeout=120)
-    finally:
-        release.set()
-        server.should_exit = True
-        thread.join(10)
+    with serving(create_app(settings, real_pipeline, warm=False)) as base:
+        try:
+            holder = threading.Thread(target=lambda: first.update(
+                response=httpx.post(f"{base}/api/v1/chat", json={"question": QUESTION}, timeout=120)))
+            holder.start()
+            assert entered.wait(60), "the first answer never reached the generator"
+            busy = httpx.post(f"{base}/api/v1/chat", json={"question": "¿Qué ayuda con la fiebre?"}, timeout=30)
+            release.set()
+            holder.join(120)
+            after = httpx.post(f"{base}/api/v1/chat", json={"question": "I have crushing chest pain"}, timeout=120)
+        finally:
+            release.set()
     assert busy.status_code == 503
     assert busy.headers["retry-after"] == "5"
     assert busy.headers["content-type"].startswith("application/json")
