@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Protocol
 
 import httpx
 
-from chatbot.batching import Batcher, BatchRequest
+from chatbot.batching import ATTENTION, Batcher, BatchRequest, register_attention
 from chatbot.compute import COMPUTE
 from chatbot.config import Settings
 from chatbot.errors import ConfigError, GenerationError, ModelMissingError
@@ -78,7 +78,9 @@ class LocalGenerator:
                 dtype = getattr(torch, self._resolved_dtype())
                 device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
                 self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
-                model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True)
+                register_attention()
+                model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True,
+                                                             attn_implementation=ATTENTION)
                 self._model = model.to(device).eval()
                 if self.batch_size > 1:
                     self._batcher = Batcher(self._model, self._tokenizer, self.batch_size)

@@ -101,13 +101,9 @@ def test_a_padded_row_computes_exactly_what_it_would_alone(batched: LocalGenerat
             mine.keys, mine.values = torch.cat([mine.keys, theirs.keys]), torch.cat([mine.values, theirs.values])
         mask = torch.ones(2, 51, dtype=torch.long)
         mask[1, :20] = 0
-        batching._ROW_STARTS = [0, 20]
-        try:
-            together = model(input_ids=torch.tensor([[5], [5]]), attention_mask=mask,
-                             position_ids=torch.tensor([[50], [30]]), past_key_values=long_cache,
-                             use_cache=True).logits[1, -1]
-        finally:
-            batching._ROW_STARTS = None
+        together = model(input_ids=torch.tensor([[5], [5]]), attention_mask=mask,
+                         position_ids=torch.tensor([[50], [30]]), past_key_values=long_cache,
+                         use_cache=True).logits[1, -1]
         return together, alone
 
     assert COMPUTE.run(both_ways)  # on the thread that runs every torch call (chatbot/compute.py)
