@@ -91,7 +91,8 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
     book = rules or load_rules()
     lowered = text.lower()
     educational, general = _matches(book.educational, lowered), _matches(book.general, lowered)
-    educational_only = educational and not _matches(book.personal, _without(book.frames, lowered))
+    claim = _matches(book.debunk, lowered)  # "is it true you should chew an aspirin if...": a claim to check
+    educational_only = (educational or claim) and not _matches(book.personal, _without(book.frames, lowered))
     elsewhere = (_matches(book.history, lowered) or _matches(book.mention, lowered)
                  or _matches(book.support, lowered) or general) and (not _matches(book.present, lowered)
                                                           or _matches(book.resolved, lowered))
@@ -102,7 +103,7 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
             continue
         if rule.route in ESCALATING and not_now and not rule.always:
             continue
-        if rule.flag == "harmful" and _matches(book.debunk, lowered):
+        if rule.flag == "harmful" and claim:
             continue
         flags = (rule.flag,) if rule.flag else ()
         if rule.route == "emergency" and not rule.keep_when_resolved and _matches(book.resolved, lowered):
