@@ -15,6 +15,7 @@ from chatbot.types import Route, Screening
 RULES_FILE = Path(__file__).parent / "rules" / "screening.yaml"
 ESCALATING: frozenset[str] = frozenset({"emergency", "crisis", "urgent"})
 SEMANTIC_REFUSE_THRESHOLD = 0.85
+ADVICE_THRESHOLD = 0.7  # for an escalation of a message the rules read as a request for individual advice
 UNANCHORED_THRESHOLD = 0.75  # for an escalation with no word of its topic (see `anchors` in screening.yaml)
 SEMANTIC_THRESHOLD = 0.5  # chosen by 5-fold cross-validation on the exemplar bank (see README, Safety)
 
@@ -115,8 +116,8 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
     if semantic is not None and _long_enough(text):
         verdict = semantic.verdict(text)
         allowed = frozenset() if not_now else ESCALATING
-        if decided is not None:  # a question about a diagnosis or a dose: the rules found no red flag in it
-            allowed = allowed & {"urgent"}
+        if decided is not None:  # a question about a diagnosis or a dose: the rules found no red flag in it, so
+            threshold = max(threshold, ADVICE_THRESHOLD)  # the classifier must be surer to escalate it
         # Refusing needs more certainty than escalating: at 0.5 the classifier refused 5 of 200 real patient
         # questions (K-QA: "would you recommend trying Lexapro first?"), and a wrongly refused patient gets nothing.
         if decided is None and verdict.label == "refuse" and verdict.probability >= SEMANTIC_REFUSE_THRESHOLD \
