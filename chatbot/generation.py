@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Protocol
 
 import httpx
 
-from chatbot.batching import ATTENTION, Batcher, BatchRequest, register_attention
+from chatbot.batching import ATTENTION, Batcher, BatchRequest, HeadCache, register_attention
 from chatbot.compute import COMPUTE
 from chatbot.config import Settings
 from chatbot.errors import ConfigError, GenerationError, ModelMissingError
@@ -52,7 +52,8 @@ class LocalGenerator:
         self.max_new_tokens, self.timeout_s, self.batch_size = max_new_tokens, timeout_s, batch_size
         self.name = f"local:{self.model_dir.name}"
         self.supports_prefill = True
-        self._model = self._tokenizer = self._batcher = None
+        self._model = self._tokenizer = self._batcher = self._heads = None
+        self._system_ids: dict[str, list[int]] = {}  # a deployment has one or two system messages
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -82,8 +83,9 @@ class LocalGenerator:
                 model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True,
                                                              attn_implementation=ATTENTION)
                 self._model = model.to(device).eval()
+                self._heads = HeadCache(self._model)
                 if self.batch_size > 1:
-                    self._batcher = Batcher(self._model, self._tokenizer, self.batch_size)
+                    self._batcher = Batcher(self._model, self._tokenizer, self.batch_size, self._heads)
 
     def _resolved_dtype(self) -> str:
         if self.dtype != "auto":
@@ -101,15 +103,30 @@ class LocalGenerator:
         inputs = tokenizer(text + prompt.prefill, return_tensors="pt", add_special_tokens=False)
         return {k: v.to(model.device) for k, v in inputs.items()}
 
+    def head_length(self, prompt: Prompt, input_ids) -> int:
+        """How many leading tokens are the system message, which every prompt of a deployment shares: their keys and
+        values are computed once (`HeadCache`). Measured on the 2-core dev machine: about 75 of 520 prompt tokens."""
+        if not prompt.system:
+            return 0
+        ids = self._system_ids.get(prompt.system)
+        if ids is None:
+            _, tokenizer = self._load()
+            system = tokenizer.apply_chat_template([{"role": "system", "content": prompt.system}], tokenize=False)
+            ids = self._system_ids[prompt.system] = tokenizer(system, add_special_tokens=False)["input_ids"]
+        prompt_ids = input_ids[0, : len(ids)].tolist()
+        same = next((i for i, (a, b) in enumerate(zip(ids, prompt_ids)) if a != b), min(len(ids), len(prompt_ids)))
+        return min(same, input_ids.shape[1] - 1)  # at least one token is read with the question
+
     def stream(self, prompt: Prompt) -> Iterator[str]:
         self._load()
         inputs = self.encode(prompt)
+        head = self.head_length(prompt, inputs["input_ids"])
         if self._batcher is not None:
-            return self._stream_batched(inputs)
-        return self._stream_alone(inputs)
+            return self._stream_batched(inputs, head)
+        return self._stream_alone(inputs, head)
 
-    def _stream_batched(self, inputs) -> Iterator[str]:
-        request = self._batcher.submit(BatchRequest(inputs["input_ids"], self.max_new_tokens))
+    def _stream_batched(self, inputs, head: int) -> Iterator[str]:
+        request = self._batcher.submit(BatchRequest(inputs["input_ids"], self.max_new_tokens, head))
         try:
             while True:
                 try:
@@ -124,7 +141,7 @@ class LocalGenerator:
         finally:
             request.stop.set()  # the consumer may stop early: the row leaves the batch at the next step
 
-    def _stream_alone(self, inputs) -> Iterator[str]:
+    def _stream_alone(self, inputs, head: int) -> Iterator[str]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         model, tokenizer = self._load()
@@ -143,7 +160,8 @@ class LocalGenerator:
             if stop.is_set():  # the caller gave up while this waited its turn
                 return
             try:
-                model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+                cache = self._heads.start(inputs["input_ids"], head)  # the shared head, as the batched path does
+                model.generate(**inputs, past_key_values=cache, max_new_tokens=self.max_new_tokens, do_sample=False,
                                repetition_penalty=1.1, streamer=streamer,
                                stopping_criteria=StoppingCriteriaList([_Stop()]),
                                pad_token_id=tokenizer.eos_token_id)

@@ -137,3 +137,15 @@ def test_a_patient_who_leaves_frees_the_batch(batched: LocalGenerator):
     while (batched._batcher._rows or batched._batcher._running) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not batched._batcher._rows and not batched._batcher._running  # the decoding loop has ended too
+
+
+def test_the_shared_system_message_is_read_once_and_changes_no_answer(batched: LocalGenerator):
+    """The system message's keys and values are kept (`HeadCache`): a later prompt with the same system message
+    reads only its own part, and an answer is the same whether the head was cached before or not."""
+    fresh = LocalGenerator(batched.model_dir, max_new_tokens=NEW_TOKENS, batch_size=4)
+    first = fresh.generate(PROMPTS[3])  # nothing cached yet
+    heads = fresh._heads
+    assert (heads.misses, heads.hits) == (1, 0)
+    assert fresh.head_length(PROMPTS[3], fresh.encode(PROMPTS[3])["input_ids"]) > 10
+    assert fresh.generate(PROMPTS[0]) and fresh.generate(PROMPTS[3]) == first
+    assert (heads.misses, heads.hits) == (1, 2)
