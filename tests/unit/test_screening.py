@@ -215,6 +215,10 @@ GOLDEN = [
     ("what foods are choking hazards for my 2 year old", "answer"),
     ("我想学心肺复苏，怎么做", "answer"),
     ("60岁了需要吃阿司匹林预防中风吗", "answer"),
+    # stopping an antidepressant and feeling dizzy: see the prescriber soon, not the emergency number
+    ("stopped my lexapro last week and i keep getting brain zaps and feel dizzy", "urgent"),
+    ("dejé la sertralina hace unos días y ando mareada", "urgent"),
+    ("停了舍曲林以后一直头晕恶心", "urgent"),
 ]
 
 
