@@ -120,7 +120,9 @@ def screen(text: str, rules: RuleBook | None = None, semantic: SemanticScreener 
             threshold = max(threshold, ADVICE_THRESHOLD)  # the classifier must be surer to escalate it
         # Refusing needs more certainty than escalating: at 0.5 the classifier refused 5 of 200 real patient
         # questions (K-QA: "would you recommend trying Lexapro first?"), and a wrongly refused patient gets nothing.
-        if decided is None and verdict.label == "refuse" and verdict.probability >= SEMANTIC_REFUSE_THRESHOLD \
+        # A request the rules read as individual advice may still be a harmful one ("change the 10 on my
+        # prescription to 40"): the rules for those cannot know every wording.
+        if verdict.label == "refuse" and verdict.probability >= SEMANTIC_REFUSE_THRESHOLD \
                 and not (educational or general):
             return Screening("refuse", ("semantic",), "semantic:refuse", "refuse")
         anchored = verdict.label not in book.anchored_labels or _matches(book.anchors, lowered)
